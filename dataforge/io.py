@@ -1,0 +1,89 @@
+"""File plumbing: atomic writes, compressed opens, sorted globs. All I/O helpers live here."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import gzip
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import zstandard
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Write to a temp file beside ``path``, fsync, then rename over it.
+
+    A crash leaves either the old file or the new one, never a partial file under the
+    final name. The temp file is removed on error.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def temp_path_for(path: Path) -> Path:
+    """A temp name beside ``path`` for writers that need a path, not a handle (then os.replace)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open for reading, decompressing by suffix (.gz, .zst/.zstd); a plain file otherwise."""
+    p = str(path)
+    if p.endswith(".gz"):
+        return gzip.open(p, "rb")
+    if p.endswith((".zst", ".zstd")):
+        raw = open(p, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+    return open(p, "rb")
+
+
+def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:
+    """Yield raw lines (bytes, with newline) of a possibly compressed file, streaming."""
+    with open_binary(path) as fh:
+        buffered = io.BufferedReader(fh, buffer_size=1 << 20) if not isinstance(fh, io.BufferedReader) else fh  # type: ignore[arg-type]
+        yield from buffered
+
+
+def expand_glob(pattern: str) -> list[str]:
+    """Sorted files matching ``pattern`` (``**`` allowed). Sorting makes runs deterministic."""
+    return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename inside ``path`` durable."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

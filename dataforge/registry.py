@@ -1,0 +1,61 @@
+"""The one registry: YAML names -> code. Adding a stage or reader is one line here.
+
+Entries are ``"module:Class"`` strings resolved on first use, so optional parts (the
+quality classifier, Ray) cost nothing until a pipeline names them. Names come only
+from these dicts: a pipeline file can never import code by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+STAGES: dict[str, str] = {
+    # text-changing stages
+    "extract_html": "dataforge.readers.html:ExtractHtml",
+    "write": "dataforge.writers:Write",
+    # filters (issue 3)
+    "langid": "dataforge.filters.langid:LangId",
+    "gopher_quality": "dataforge.filters.gopher:GopherQuality",
+    "gopher_repetition": "dataforge.filters.gopher:GopherRepetition",
+    "c4": "dataforge.filters.c4:C4",
+    "fineweb_quality": "dataforge.filters.fineweb:FineWebQuality",
+    "url_filter": "dataforge.filters.url:UrlFilter",
+    "pii": "dataforge.filters.pii:Pii",
+    "quality_classifier": "dataforge.filters.quality:QualityClassifier",
+    # barriers (issue 4)
+    "exact_dedup": "dataforge.dedup.exact:ExactDedup",
+    "minhash_dedup": "dataforge.dedup.minhash:MinhashDedup",
+    # terminal steps, handled by the runner's final phase
+    "mix": "dataforge.mix:Mix",
+    "tokenize": "dataforge.tokenize.stage:Tokenize",
+}
+
+READERS: dict[str, str] = {
+    "jsonl": "dataforge.readers.jsonl:JsonlReader",
+    "parquet": "dataforge.readers.parquet:ParquetReader",
+    "text": "dataforge.readers.text:TextReader",
+    "warc": "dataforge.readers.warc:WarcReader",
+    "wet": "dataforge.readers.warc:WetReader",
+}
+
+#: stages that must come last, in this order (they run in the final phase)
+TERMINAL = ("mix", "tokenize")
+
+
+def resolve(table: dict[str, str], name: str) -> Any:
+    """Import and return the class registered under ``name``."""
+    module, _, attr = table[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def available(table: dict[str, str]) -> list[str]:
+    """Names whose module imports here (a stage whose module is not written yet is left out)."""
+    out = []
+    for name in table:
+        try:
+            resolve(table, name)
+        except (ImportError, AttributeError):
+            continue
+        out.append(name)
+    return out

@@ -1,0 +1,1 @@
+"""Tokenizer loading/training, packing, and the Arrow shard format."""
