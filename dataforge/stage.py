@@ -180,6 +180,7 @@ class Barrier(Stage):
       ``ctx.executor.map`` (top-level picklable functions only).
     * ``apply(docs)``: in each task of phase k+1, reading ``barrier_dir`` (path via
       ``barrier_dir_for``); e.g. drop the documents on a drop list.
+    * ``commit()``: once, in the driver, after the whole run succeeded.
 
     A new instance is built for each of the three calls; keep no state between them
     except through files.
@@ -198,6 +199,10 @@ class Barrier(Stage):
 
     def apply(self, docs: Iterable[Document]) -> Iterator[Document]:
         yield from docs
+
+    def commit(self) -> None:
+        """Once, in the driver, after the whole run succeeded (ReduceContext): persist
+        cross-run state (e.g. a dedup index) atomically. A failed run never calls it."""
 
     def barrier_dir_for(self) -> Path:
         """Where reduce wrote its result (usable from map/apply contexts too)."""

@@ -236,6 +236,28 @@ def open_shard(path: str | os.PathLike[str], *, check_tokens: bool = True) -> Sh
     return view
 
 
+def manifest_core(spec: ShardSpec, shards: list[ShardInfo], *, tokenizer_file: str = "tokenizer.json",
+                  shard_dir: str = "shards") -> dict[str, Any]:
+    """The manifest keys every reader of an output relies on (writers add their own).
+
+    ``tokenizer_file`` is a copy of the tokenizer inside the output folder, so the
+    output is self-contained.
+    """
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": spec.kind,
+        "shard_dir": shard_dir,
+        "seq_len": spec.seq_len,
+        "vocab_size": spec.vocab_size,
+        "eos_id": spec.eos_id,
+        "pad_id": spec.pad_id,
+        "dtype": spec.dtype.name,
+        "packing": spec.packing,
+        "tokenizer": {"file": tokenizer_file, "sha256": spec.tokenizer_sha256},
+        "shards": [asdict(s) for s in shards],
+    }
+
+
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     atomic_write_text(Path(out_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
