@@ -113,6 +113,13 @@ class Stage:
         self.params = params
         self.ctx = ctx
 
+    @classmethod
+    def check(cls, params: Params) -> list[tuple[str, str]]:
+        """Problems the pipeline file can be refused for before any work starts, beyond
+        the Params types: e.g. a model or list file that does not exist. Returns
+        ``(option name, message)`` pairs; the config loader adds file:line."""
+        return []
+
     @property
     def label(self) -> str:
         return self.ctx.label
