@@ -58,6 +58,11 @@ class Stats:
                 total[k] += v
         return dict(total)
 
+    def to_json_file(self, path: Path) -> None:
+        from .io import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
+
     @classmethod
     def load(cls, path: Path) -> "Stats":
         return cls(json.loads(Path(path).read_text()))

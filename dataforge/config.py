@@ -1,0 +1,328 @@
+"""Pipeline files: YAML -> typed, validated models, before any input is opened.
+
+Every problem is collected, not only the first, each with ``file:line``, the key path,
+what is wrong and a fix::
+
+    pipelines/x.yaml:7: stages[1].gopher_quality: unknown option 'min_word' (did you mean 'min_words'?)
+    pipelines/x.yaml:3: inputs.web.paths: 'data/cc/*.warc.gz' matches no files
+
+Line numbers come from the YAML node marks; suggestions from ``difflib``. The file is
+parsed with the safe loader only: a pipeline file is data, never code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import registry
+from .errors import ConfigError, Problem
+from .io import expand_glob
+from .stage import Params, safe_name
+
+TOP_LEVEL = ("name", "description", "seed", "output", "executor", "inputs", "stages", "train")
+INPUT_KEYS = ("reader", "paths", "weight", "tokens")
+
+
+class ExecutorConfig(Params):
+    kind: str = "local"  # "local" (worker processes) or "ray"
+    workers: int | None = None  # local: worker processes; None = all cores
+    address: str | None = None  # ray: cluster address ("auto" = an existing cluster)
+    max_retries: int = 2  # attempts after the first when a task's worker dies
+
+
+@dataclass
+class InputSpec:
+    name: str
+    reader: str
+    reader_cls: Any
+    reader_params: Params
+    patterns: list[str]
+    files: list[str]
+    weight: float | None = None
+    tokens: int | None = None
+
+
+@dataclass
+class StageSpec:
+    name: str
+    label: str  # unique within the pipeline: "<index>:<name>"
+    cls: Any
+    params: Params
+    line: int | None = None
+
+
+@dataclass
+class PipelineConfig:
+    path: str
+    name: str
+    seed: int
+    output: Path
+    executor: ExecutorConfig
+    inputs: list[InputSpec]
+    stages: list[StageSpec]
+    train: Any = None  # dataforge.train.config.TrainConfig when a train: section is present
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def config_hash(self) -> str:
+        """Hash of everything that shapes the output (not the executor, not train:)."""
+        shaping = {k: v for k, v in self.raw.items() if k not in ("executor", "train", "description")}
+        blob = json.dumps(shaping, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def stage(self, name: str) -> StageSpec | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+class _Lines:
+    """Maps key paths to line numbers using the composed YAML node tree."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.root = node
+
+    def line(self, *path: str | int) -> int | None:
+        node, best = self.root, None
+        for key in path:
+            if node is None:
+                break
+            best = node.start_mark.line + 1
+            if isinstance(node, yaml.MappingNode):
+                nxt = None
+                for k, v in node.value:
+                    if k.value == key:
+                        best, nxt = k.start_mark.line + 1, v
+                        break
+                node = nxt
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+                best = node.start_mark.line + 1
+            else:
+                node = None
+        if node is not None:
+            best = node.start_mark.line + 1
+        return best
+
+
+def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (choose from: {', '.join(sorted(choices))})"
+
+
+class _Collector:
+    def __init__(self, path: str, lines: _Lines) -> None:
+        self.path, self.lines, self.problems = path, lines, []  # type: ignore[var-annotated]
+
+    def add(self, keypath: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(Problem(self.path, self.lines.line(*keypath), _fmt_key(keypath), message))
+
+    def model(self, cls: type[BaseModel], data: Any, keypath: tuple[str | int, ...]) -> Any:
+        """Validate ``data`` into ``cls``; turn pydantic errors into located problems."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.add(keypath, f"expected a mapping of options, got {type(data).__name__} {data!r}")
+            return None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                if err["type"] == "extra_forbidden":
+                    bad = str(loc[-1])
+                    fields = list(cls.model_fields)
+                    self.add(keypath + loc, f"unknown option '{bad}'{_suggest(bad, fields)}")
+                else:
+                    got = err.get("input")
+                    self.add(keypath + loc, f"{err['msg']} (got {got!r})")
+            return None
+
+
+def _fmt_key(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True) -> PipelineConfig:
+    """Parse and validate a pipeline file. Raises ConfigError listing every problem."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: pipeline file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read pipeline file ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError([Problem(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(path, 1, "", "a pipeline file must be a mapping with inputs: and stages:")])
+    return validate(raw, path=path, lines=_Lines(node), check_files=check_files)
+
+
+def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, check_files: bool = True) -> PipelineConfig:
+    c = _Collector(path, lines or _Lines(None))
+    for key in raw:
+        if key not in TOP_LEVEL:
+            c.add((key,), f"unknown key '{key}'{_suggest(str(key), TOP_LEVEL)}")
+    for key in ("output", "inputs", "stages"):
+        if key not in raw:
+            c.add((), f"missing required key '{key}'")
+
+    name = str(raw.get("name") or Path(path).stem)
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        c.add(("seed",), f"seed must be an integer, got {seed!r}")
+        seed = 0
+    output = raw.get("output")
+    if output is not None and not isinstance(output, str):
+        c.add(("output",), f"output must be a path string, got {output!r}")
+    executor = c.model(ExecutorConfig, raw.get("executor") or {}, ("executor",)) or ExecutorConfig()
+    if executor.kind not in ("local", "ray"):
+        c.add(("executor", "kind"), f"unknown executor '{executor.kind}'{_suggest(executor.kind, ('local', 'ray'))}")
+    if executor.workers is not None and executor.workers < 1:
+        c.add(("executor", "workers"), f"workers must be >= 1, got {executor.workers}")
+
+    inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
+    stages = _stages(c, raw.get("stages"), check_files=check_files)
+    _check_order(c, stages)
+    _check_mix(c, stages, inputs)
+    train = _train(c, raw.get("train"))
+
+    if c.problems:
+        raise ConfigError(c.problems)
+    return PipelineConfig(path=path, name=name, seed=seed, output=Path(str(output)), executor=executor,
+                          inputs=inputs, stages=stages, train=train, raw=raw)
+
+
+def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:
+    out: list[InputSpec] = []
+    if raw is None:
+        return out
+    if not isinstance(raw, dict) or not raw:
+        c.add(("inputs",), "inputs must be a non-empty mapping: name -> {reader: ..., paths: ...}")
+        return out
+    for name, spec in raw.items():
+        key = ("inputs", name)
+        if safe_name(str(name)) != str(name):
+            c.add(key, f"input name '{name}' may use only letters, digits, '-', '_', '.' (it names files)")
+        if not isinstance(spec, dict):
+            c.add(key, "expected a mapping with reader: and paths:")
+            continue
+        reader = spec.get("reader")
+        if reader is None:
+            c.add(key, f"missing 'reader' (one of: {', '.join(registry.READERS)})")
+            continue
+        if reader not in registry.READERS:
+            c.add(key + ("reader",), f"unknown reader '{reader}'{_suggest(str(reader), tuple(registry.READERS))}")
+            continue
+        try:
+            cls = registry.resolve(registry.READERS, reader)
+        except (ImportError, AttributeError) as exc:
+            c.add(key + ("reader",), f"reader '{reader}' is not available in this install ({exc})")
+            continue
+        opts = {k: v for k, v in spec.items() if k not in INPUT_KEYS}
+        params = c.model(cls.Params, opts, key)
+        patterns = spec.get("paths")
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not patterns or not all(isinstance(p, str) for p in patterns):
+            c.add(key + ("paths",), "paths must be a glob string or a list of them")
+            continue
+        files: list[str] = []
+        for pat in patterns:
+            matched = expand_glob(pat)
+            if not matched and check_files:
+                c.add(key + ("paths",), f"'{pat}' matches no files (relative to {os.getcwd()})")
+            files.extend(m for m in matched if m not in files)
+        weight, tokens = spec.get("weight"), spec.get("tokens")
+        if weight is not None and (not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0):
+            c.add(key + ("weight",), f"weight must be a number >= 0, got {weight!r}")
+            weight = None
+        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0):
+            c.add(key + ("tokens",), f"tokens must be a whole number >= 0, got {tokens!r}")
+            tokens = None
+        if params is not None:
+            out.append(InputSpec(name=str(name), reader=reader, reader_cls=cls, reader_params=params,
+                                 patterns=list(patterns), files=files, weight=weight, tokens=tokens))
+    return out
+
+
+def _stages(c: _Collector, raw: Any, *, check_files: bool) -> list[StageSpec]:
+    out: list[StageSpec] = []
+    if raw is None:
+        return out
+    if not isinstance(raw, list):
+        c.add(("stages",), "stages must be a list of '- name: {options}' items")
+        return out
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            item = {item: {}}
+        if not isinstance(item, dict) or len(item) != 1:
+            c.add(("stages", i), "each stage is one mapping '- name: {options}'")
+            continue
+        (name, opts), = item.items()
+        key: tuple[str | int, ...] = ("stages", i, name)
+        if name not in registry.STAGES:
+            c.add(key, f"unknown stage '{name}'{_suggest(str(name), tuple(registry.STAGES))}")
+            continue
+        try:
+            cls = registry.resolve(registry.STAGES, name)
+        except (ImportError, AttributeError) as exc:
+            c.add(key, f"stage '{name}' is not available in this install ({exc})")
+            continue
+        params = c.model(cls.Params, opts, key)
+        if params is None:
+            continue
+        if check_files:
+            for sub, message in cls.check(params):
+                c.add(key + tuple(sub.split(".")) if sub else key, message)
+        out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key)))
+    return out
+
+
+def _check_order(c: _Collector, stages: list[StageSpec]) -> None:
+    names = [s.name for s in stages]
+    terminal = [n for n in names if n in registry.TERMINAL]
+    for i, s in enumerate(stages):
+        if s.name in registry.TERMINAL:
+            if any(n not in registry.TERMINAL for n in names[i + 1:]):
+                c.add(("stages", i, s.name), f"'{s.name}' must come after every other stage (it runs in the final phase)")
+        if names.count(s.name) > 1 and s.name in registry.TERMINAL and names.index(s.name) != i:
+            c.add(("stages", i, s.name), f"'{s.name}' may appear only once")
+    if terminal == ["tokenize", "mix"]:
+        c.add(("stages",), "'mix' must come before 'tokenize'")
+    if "mix" in names and "tokenize" not in names:
+        c.add(("stages",), "'mix' counts tokens: add a 'tokenize' stage after it")
+
+
+def _check_mix(c: _Collector, stages: list[StageSpec], inputs: list[InputSpec]) -> None:
+    mix = next((s for s in stages if s.name == "mix"), None)
+    if mix is None or not hasattr(mix.cls, "check_inputs"):
+        return
+    for sub, message in mix.cls.check_inputs(mix.params, inputs):
+        c.add(tuple(sub.split(".")), message)
+
+
+def _train(c: _Collector, raw: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        from .train.config import TrainConfig
+    except ImportError as exc:
+        c.add(("train",), f"the trainer is not available in this install ({exc})")
+        return None
+    return c.model(TrainConfig, raw, ("train",))

@@ -1,0 +1,217 @@
+"""`dataforge run`, `dataforge validate`, `dataforge stages`: the terminal side of the runner."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import PipelineConfig, load_pipeline
+from ..errors import ConfigError, DataforgeError
+from ..stats import Stats
+
+#: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _load(pipeline: str) -> PipelineConfig:
+    try:
+        return load_pipeline(pipeline)
+    except ConfigError as exc:
+        con = _err()
+        n = len(exc.problems)
+        con.print(f"[bold red]{pipeline}: {n} problem{'s' if n != 1 else ''}; nothing was run[/]")
+        for p in exc.problems:
+            con.print(str(p).lstrip(": "), markup=False)
+        sys.exit(EXIT_CONFIG)
+
+
+@click.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+def validate(pipeline: str) -> None:
+    """Check a pipeline file without running it: every problem, with file:line.
+
+    \b
+    Example:
+      dataforge validate pipelines/pretrain_mix.yaml
+    Exit code 0 when valid, 2 with one line per problem otherwise.
+    """
+    cfg = _load(pipeline)
+    n_files = sum(len(i.files) for i in cfg.inputs)
+    click.echo(f"{pipeline}: valid ({len(cfg.inputs)} inputs, {n_files} files, {len(cfg.stages)} stages)")
+
+
+@click.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the plan (phases, tasks, inputs with sizes) and stop.")
+@click.option("--workers", type=int, default=None, help="Worker processes (overrides executor.workers).")
+@click.option("--output", "output", type=click.Path(file_okay=False), default=None,
+              help="Output directory (overrides output: in the file).")
+def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -> None:
+    """Run a pipeline file: read, filter, dedup, mix, tokenize into Arrow shards.
+
+    \b
+    Examples:
+      dataforge run pipelines/pretrain_mix.yaml
+      dataforge run --dry-run pipelines/pretrain_mix.yaml
+      dataforge run --workers 2 --output out/nightly pipelines/pretrain_mix.yaml
+    Reruns skip finished work; a killed run resumes where it stopped. Exit codes:
+    0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run.
+    """
+    from .engine import run_pipeline
+    from .plan import make_plan
+
+    cfg = _load(pipeline)
+    if output is not None:
+        cfg.output = Path(output)
+    if workers is not None and workers < 1:
+        _err().print("--workers must be >= 1")
+        sys.exit(EXIT_CONFIG)
+    if dry_run:
+        _print_plan(make_plan(cfg))
+        return
+    con = _err()
+    progress = _Progress(con)
+    try:
+        with progress:
+            result = run_pipeline(cfg, workers=workers, on_event=progress.event)
+    except DataforgeError as exc:
+        con.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
+    out = Console(highlight=False)
+    if result.nothing_to_do:
+        out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")
+        return
+    _print_stats(out, result.stats)
+    m = result.manifest
+    if m:
+        toks = m.get("tokens", {})
+        out.print(f"wrote {len(m['shards'])} shards ({toks.get('train', 0):,} train, "
+                  f"{toks.get('validation', 0):,} validation tokens) to {result.output / m['shard_dir']}")
+        for w in m.get("warnings", []):
+            out.print(f"[yellow]warning:[/] {w}")
+    out.print(f"done in {result.seconds:.1f}s: {result.output}/stats.json"
+              + (f", {result.output}/manifest.json" if m else ""))
+
+
+@click.command()
+def stages() -> None:
+    """List the stages and readers a pipeline file can name, with their options.
+
+    \b
+    Example:
+      dataforge stages
+    """
+    from .. import registry
+
+    out = Console(highlight=False)
+    for title, table in (("readers", registry.READERS), ("stages", registry.STAGES)):
+        t = Table(title=title, show_lines=False)
+        t.add_column("name")
+        t.add_column("options (default)")
+        for name in table:
+            try:
+                cls = registry.resolve(table, name)
+            except (ImportError, AttributeError) as exc:
+                t.add_row(name, f"[dim]not available: {exc}[/]")
+                continue
+            opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Params.model_fields.items())
+            t.add_row(name, opts or "-")
+        out.print(t)
+
+
+def _print_plan(plan: Any) -> None:
+    out = Console(highlight=False)
+    cfg = plan.config
+    out.print(f"pipeline [bold]{cfg.name}[/] (config {plan.config_hash}, seed {cfg.seed}) -> {cfg.output}")
+    t = Table(title="inputs")
+    for col in ("source", "reader", "files", "bytes", "weight/tokens"):
+        t.add_column(col)
+    for inp in cfg.inputs:
+        size = sum(Path(f).stat().st_size for f in inp.files)
+        share = inp.weight if inp.weight is not None else (inp.tokens if inp.tokens is not None else "-")
+        t.add_row(inp.name, inp.reader, str(len(inp.files)), f"{size:,}", str(share))
+    out.print(t)
+    for ph in plan.phases:
+        out.print(f"phase {ph.index}: {len(plan.tasks)} tasks: {ph.describe()}")
+        if ph.exit is not None:
+            out.print(f"  barrier: {ph.exit.label} reduce (whole corpus)")
+    if plan.tokenize is not None:
+        p = plan.tokenize.params
+        src = p.tokenizer or f"train BPE vocab {p.train.vocab_size}"
+        mix = "mix + " if plan.mix is not None else ""
+        out.print(f"final: encode ({src}), {mix}pack seq_len {p.seq_len} ({p.packing}), "
+                  f"shards of {p.rows_per_shard} rows, shuffle={p.shuffle}, validation {p.validation_fraction:g}")
+    for task in plan.tasks:
+        out.print(f"  task {task.task_id}: {task.path} ({task.size:,} bytes)", markup=False)
+
+
+def _print_stats(con: Console, stats: Stats) -> None:
+    t = Table(title="stages")
+    for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
+        t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")
+    for label in stats.counts:
+        tot = stats.totals(label)
+        reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
+                         key=lambda kv: -kv[1])
+        why = ", ".join(f"{r} {int(v):,}" for r, v in reasons[:4]) + (" ..." if len(reasons) > 4 else "")
+        t.add_row(label, _n(tot.get("docs_in")), _n(tot.get("docs_out")), _mb(tot.get("bytes_in")),
+                  _mb(tot.get("bytes_out")), f"{tot.get('seconds', 0):.2f}", why)
+    con.print(t)
+
+
+def _n(v: float | None) -> str:
+    return "" if v is None else f"{int(v):,}"
+
+
+def _mb(v: float | None) -> str:
+    return "" if v is None else f"{v / 1e6:.2f}"
+
+
+class _Progress:
+    """Rich progress bars on a terminal; plain log lines otherwise (cron, CI)."""
+
+    def __init__(self, con: Console) -> None:
+        self.con = con
+        self.live = con.is_terminal
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=con, transient=False) if self.live else None
+        self.tasks: dict[str, Any] = {}
+        self.t0: dict[str, float] = {}
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def event(self, kind: str, **info: Any) -> None:
+        title = info.get("title", "")
+        if kind == "phase_start":
+            self.t0[title] = time.perf_counter()
+            if self.bar is not None:
+                self.tasks[title] = self.bar.add_task(title, total=info["total"], completed=info["done"])
+            else:
+                self.con.print(f"{title}: {info['total'] - info['done']} of {info['total']} tasks to run", markup=False)
+        elif kind == "task_done" and self.bar is not None:
+            self.bar.advance(self.tasks[title])
+        elif kind in ("phase_end", "reduce_end") and self.bar is None:
+            self.con.print(f"{title}: done in {time.perf_counter() - self.t0.get(title, time.perf_counter()):.1f}s",
+                           markup=False)
+        elif kind == "reduce_start":
+            self.t0[title] = time.perf_counter()
+            if self.bar is None:
+                self.con.print(f"{title} ...", markup=False)

@@ -1,0 +1,199 @@
+"""Run a validated pipeline: phases of tasks, barrier reduces, then encode + pack + manifest.
+
+Every step is skipped when its marker exists, so a rerun of a finished pipeline does
+no work, and a run killed at any moment resumes where it stopped and writes the same
+bytes as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import PipelineConfig, StageSpec
+from ..io import atomic_write_text
+from ..stage import ReduceContext, RunInfo, safe_name
+from ..stats import Stats
+from .executor import make_executor
+from .finalize import finalize_tokens, train_run_tokenizer
+from .plan import Plan, make_plan
+from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done
+from .task import STATS_FILE, TaskJob, run_task
+
+log = logging.getLogger(__name__)
+
+Event = Callable[..., None]
+COMPLETE = "COMPLETE"
+
+
+@dataclass
+class RunResult:
+    output: Path
+    stats: Stats
+    manifest: dict[str, Any] | None
+    nothing_to_do: bool = False
+    seconds: float = 0.0
+    steps_run: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _noop(*_: Any, **__: Any) -> None:
+    pass
+
+
+def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event: Event = _noop) -> RunResult:
+    """Run ``config`` to completion under the output lock; see the module docstring."""
+    t0 = time.perf_counter()
+    plan = make_plan(config)
+    out = config.output
+    with RunLock(out):
+        complete = plan.work_dir / COMPLETE
+        if complete.exists() and (out / "stats.json").exists():
+            stats = Stats.load(out / "stats.json")
+            manifest = _read_json(out / "manifest.json")
+            on_event("up_to_date", output=str(out))
+            return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
+                             seconds=time.perf_counter() - t0)
+        _clear_other_configs(out, plan.config_hash)
+        executor = make_executor(config.executor, workers=workers)
+        try:
+            return _run(plan, executor, on_event, t0)
+        finally:
+            executor.close()
+
+
+def _run(plan: Plan, executor: Any, on_event: Event, t0: float) -> RunResult:
+    config, out = plan.config, plan.config.output
+    run = RunInfo(seed=config.seed, output_dir=out, work_dir=plan.work_dir,
+                  sources=[i.name for i in config.inputs], pipeline_name=config.name)
+    inputs = {i.name: i for i in config.inputs}
+    stats = Stats()
+    steps = 0
+    tokenizer_path: str | None = None
+    tok = plan.tokenize
+    if tok is not None and tok.params.tokenizer is not None:
+        tokenizer_path = tok.params.tokenizer
+    for phase in plan.phases:
+        phase_dir = plan.work_dir / f"phase-{phase.index}"
+        prev_dir = plan.work_dir / f"phase-{phase.index - 1}" if phase.index else None
+        if not phase.final:
+            output = "docs"
+        elif tok is None:
+            output = "none"
+        elif tokenizer_path is None:
+            output = "docs"  # the tokenizer is trained on these documents first
+        else:
+            output = "tokens"
+        jobs = [(TaskJob(run=run, phase=phase, task=t, phase_dir=phase_dir,
+                         prev_dir=(prev_dir / t.task_id) if prev_dir else None,
+                         input=inputs[t.source] if prev_dir is None else None, output=output,
+                         tokenize=tok, tokenizer_path=tokenizer_path),) for t in plan.tasks]
+        steps += _run_tasks(executor, jobs, stats, on_event, phase_dir, f"phase {phase.index}: {phase.describe()}")
+        if phase.exit is not None:
+            steps += _reduce(phase.exit, run, executor, plan, phase_dir, stats, on_event)
+
+    manifest = None
+    if tok is not None:
+        last_dir = plan.work_dir / f"phase-{plan.phases[-1].index}"
+        if tokenizer_path is None:
+            tokenizer_path, trained = train_run_tokenizer(plan, last_dir, on_event)
+            steps += trained
+            enc_dir = plan.work_dir / "encode"
+            phase = plan.phases[-1]
+            from .plan import Phase
+
+            encode_phase = Phase(index=len(plan.phases), entry=None, stages=[], exit=None)
+            jobs = [(TaskJob(run=run, phase=encode_phase, task=t, phase_dir=enc_dir, prev_dir=last_dir / t.task_id,
+                             input=None, output="tokens", tokenize=tok, tokenizer_path=tokenizer_path),)
+                    for t in plan.tasks]
+            steps += _run_tasks(executor, jobs, stats, on_event, enc_dir, "encode with the trained tokenizer")
+            last_dir = enc_dir
+            del phase
+        manifest, packed = finalize_tokens(plan, last_dir, tokenizer_path, stats, on_event)
+        steps += packed
+
+    stats_dict = stats.to_dict()
+    atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
+    for spec in plan.barriers:
+        _barrier(spec, run, executor, plan, stats, None).commit()
+    _drop_heavy_intermediates(plan)
+    atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
+    return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
+                     nothing_to_do=steps == 0)
+
+
+def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event: Event, phase_dir: Path,
+               title: str) -> int:
+    todo = [j for j in jobs if not is_done(phase_dir / j[0].task.task_id)]
+    for j in jobs:
+        if is_done(phase_dir / j[0].task.task_id):
+            stats.merge(Stats.load(phase_dir / j[0].task.task_id / STATS_FILE))
+        else:
+            clear_stale(phase_dir / j[0].task.task_id)
+    on_event("phase_start", title=title, total=len(jobs), done=len(jobs) - len(todo))
+
+    def done(i: int, result: dict[str, Any]) -> None:
+        stats.merge_dict(result)
+        on_event("task_done", title=title, task=todo[i][0].task.task_id)
+
+    executor.map(run_task, todo, on_done=done)
+    on_event("phase_end", title=title)
+    return len(todo)
+
+
+def _barrier(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, stats: Stats,
+             phase_dir: Path | None, barrier_dir: Path | None = None, publish: Path | None = None) -> Any:
+    task_dirs = [phase_dir / t.task_id for t in plan.tasks] if phase_dir else []
+    bdir = barrier_dir or plan.work_dir / "barriers" / safe_name(spec.label)
+    ctx = ReduceContext(run=run, label=spec.label, stats=stats, task_dirs=task_dirs, barrier_dir=bdir,
+                        executor=executor, publish_dir=publish or bdir / "publish")
+    return spec.cls(spec.params, ctx)
+
+
+def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir: Path, stats: Stats,
+            on_event: Event) -> int:
+    final = plan.work_dir / "barriers" / safe_name(spec.label)
+    if is_done(final):
+        if (final / STATS_FILE).exists():
+            stats.merge(Stats.load(final / STATS_FILE))
+        return 0
+    clear_stale(final)
+    tmp = fresh_tmp_dir(final)
+    own = Stats()
+    on_event("reduce_start", title=f"{spec.label}: reduce")
+    barrier = _barrier(spec, run, executor, plan, own, phase_dir, barrier_dir=tmp, publish=tmp / "publish")
+    barrier.reduce()
+    own.to_json_file(tmp / STATS_FILE)
+    commit_dir(tmp, final, output_dir=plan.config.output, info={"barrier": spec.label})
+    stats.merge(own)
+    on_event("reduce_end", title=f"{spec.label}: reduce")
+    return 1
+
+
+def _clear_other_configs(out: Path, keep: str) -> None:
+    """Work folders of other configurations cannot be resumed into this one."""
+    work = out / "_work"
+    if work.is_dir():
+        for d in work.iterdir():
+            if d.name != keep:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _drop_heavy_intermediates(plan: Plan) -> None:
+    """After success keep markers and stats, not the per-phase document copies."""
+    for path in plan.work_dir.glob("*/*/*"):
+        if path.suffix in (".parquet", ".bin") and path.parent.parent.name.startswith(("phase-", "encode")):
+            path.unlink()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -1,0 +1,106 @@
+"""Executors: where a phase's tasks run. Local worker processes by default; Ray on a cluster.
+
+Every executor runs top-level picklable functions and returns results in argument
+order, so the output never depends on which worker finished first.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from ..config import ExecutorConfig
+from ..errors import DataforgeError
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[int, Any], None]
+
+
+class TaskFailed(DataforgeError):
+    """A task kept failing (its worker died) after every retry."""
+
+
+def _worker_init(level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # one tokenizer thread pool per process: the processes are the parallelism
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class LocalExecutor:
+    """Runs tasks in ``workers`` processes (inline when ``workers == 1``).
+
+    A worker that dies (OOM killer, SIGKILL) breaks the pool; the unfinished tasks are
+    resubmitted to a new pool, at most ``max_retries`` times each.
+    """
+
+    def __init__(self, workers: int | None = None, *, max_retries: int = 2) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.max_retries = max_retries
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=_worker_init, initargs=(logging.getLogger().level,))
+        return self._pool
+
+    def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
+            on_done: Callback | None = None) -> list[Any]:
+        results: list[Any] = [None] * len(args)
+        if self.workers == 1 or len(args) <= 1:
+            for i, a in enumerate(args):
+                results[i] = fn(*a)
+                if on_done:
+                    on_done(i, results[i])
+            return results
+        todo = list(range(len(args)))
+        attempts = dict.fromkeys(todo, 0)
+        while todo:
+            pool = self._get_pool()
+            futures: dict[Future[Any], int] = {pool.submit(fn, *args[i]): i for i in todo}
+            todo = []
+            pending = set(futures)
+            broken = False
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures[fut]
+                    try:
+                        results[i] = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        attempts[i] += 1
+                        if attempts[i] > self.max_retries:
+                            self.close()
+                            raise TaskFailed(f"task {i} failed {attempts[i]} times: its worker process died "
+                                             "(out of memory or killed?)") from None
+                        todo.append(i)
+                        continue
+                    if on_done:
+                        on_done(i, results[i])
+            if broken:
+                log.warning("a worker process died; retrying %d unfinished task(s) in a new pool", len(todo))
+                self.close()
+            todo.sort()
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def make_executor(cfg: ExecutorConfig, *, workers: int | None = None) -> Any:
+    if cfg.kind == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(address=cfg.address, max_retries=cfg.max_retries)
+    return LocalExecutor(workers or cfg.workers, max_retries=cfg.max_retries)

@@ -1,0 +1,92 @@
+"""Cut a pipeline at its barriers into phases of independent tasks (one per input file)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xxhash
+
+from ..config import PipelineConfig, StageSpec
+from ..registry import TERMINAL
+from ..stage import safe_name
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One input file of one source. The id is stable while the file is unchanged."""
+
+    task_id: str
+    source: str
+    path: str
+    size: int
+
+
+@dataclass
+class Phase:
+    """Stages run inside every task, between two barriers.
+
+    ``entry`` is the barrier whose ``apply`` opens the phase (None in phase 0);
+    ``exit`` is the barrier whose ``map`` closes it (None in the final phase).
+    """
+
+    index: int
+    entry: StageSpec | None
+    stages: list[StageSpec]
+    exit: StageSpec | None
+
+    @property
+    def final(self) -> bool:
+        return self.exit is None
+
+    def describe(self) -> str:
+        parts = ([f"{self.entry.label}.apply"] if self.entry else []) + [s.label for s in self.stages]
+        parts += [f"{self.exit.label}.map"] if self.exit else []
+        return " -> ".join(parts) or "(read only)"
+
+
+@dataclass
+class Plan:
+    config: PipelineConfig
+    tasks: list[TaskSpec]
+    phases: list[Phase]
+    mix: StageSpec | None
+    tokenize: StageSpec | None
+    config_hash: str
+    work_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work_dir = self.config.output / "_work" / self.config_hash
+
+    @property
+    def barriers(self) -> list[StageSpec]:
+        return [p.exit for p in self.phases if p.exit is not None]
+
+
+def task_id_for(source: str, path: str, size: int, mtime_ns: int) -> str:
+    """Readable and stable: source, file name, and a hash of path, size and mtime."""
+    digest = xxhash.xxh64(f"{path}\0{size}\0{mtime_ns}".encode()).hexdigest()[:10]
+    return safe_name(f"{source}--{Path(path).name}")[:80] + f"-{digest}"
+
+
+def make_plan(config: PipelineConfig) -> Plan:
+    tasks: list[TaskSpec] = []
+    for inp in config.inputs:  # source order = priority order; files sorted within a source
+        for path in inp.files:
+            st = os.stat(path)
+            tasks.append(TaskSpec(task_id=task_id_for(inp.name, path, st.st_size, st.st_mtime_ns),
+                                  source=inp.name, path=path, size=st.st_size))
+    body = [s for s in config.stages if s.name not in TERMINAL]
+    phases: list[Phase] = []
+    entry: StageSpec | None = None
+    current: list[StageSpec] = []
+    for spec in body:
+        if spec.cls.barrier:
+            phases.append(Phase(index=len(phases), entry=entry, stages=current, exit=spec))
+            entry, current = spec, []
+        else:
+            current.append(spec)
+    phases.append(Phase(index=len(phases), entry=entry, stages=current, exit=None))
+    return Plan(config=config, tasks=tasks, phases=phases, mix=config.stage("mix"),
+                tokenize=config.stage("tokenize"), config_hash=config.config_hash())

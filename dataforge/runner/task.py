@@ -1,0 +1,142 @@
+"""One task: one input file through one phase's stages, committed atomically.
+
+``run_task`` is what an executor calls (top-level and picklable, for local processes
+and Ray alike). It builds the stream as chained generators - reader (or the previous
+phase's documents) -> entry barrier's apply -> stages -> exit barrier's map - drains it
+into the phase's output, and commits the task folder with its stats and marker last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import InputSpec, StageSpec
+from ..document import Document
+from ..readers.base import READ_LABEL
+from ..stage import RunInfo, Stage, TaskContext
+from ..stats import Stats
+from ..tokenize.encode import encode_task
+from .docstore import read_docs, write_docs
+from .plan import Phase, TaskSpec
+from .state import commit_dir, fresh_tmp_dir, is_done
+
+log = logging.getLogger(__name__)
+
+DOCS_FILE = "docs.parquet"
+STATS_FILE = "stats.json"
+
+
+@dataclass
+class TaskJob:
+    run: RunInfo
+    phase: Phase
+    task: TaskSpec
+    phase_dir: Path
+    prev_dir: Path | None  # the same task's folder in the previous phase (None in phase 0)
+    input: InputSpec | None  # the reader to use in phase 0
+    output: str  # "docs" (a barrier follows), "tokens" (encode here), or "none"
+    tokenize: StageSpec | None = None
+    tokenizer_path: str | None = None
+
+
+def run_task(job: TaskJob) -> dict[str, Any]:
+    """Run one task unless its marker exists; returns its stats as a dict."""
+    final = job.phase_dir / job.task.task_id
+    if is_done(final):
+        return Stats.load(final / STATS_FILE).to_dict()
+    tmp = fresh_tmp_dir(final)
+    stats = Stats()
+    publish = tmp / "publish"
+    ctx_base = dict(run=job.run, task_id=job.task.task_id, stats=stats, task_dir=tmp, publish_dir=publish)
+
+    stream: Iterable[Document] = _source_stream(job, stats)
+    opened: list[Stage] = []
+    phase = job.phase
+    if phase.entry is not None:
+        b = phase.entry.cls(phase.entry.params, TaskContext(label=phase.entry.label, **ctx_base))
+        opened.append(b)
+        stream = _instrument(b.apply, stream, stats, phase.entry.label)
+    for spec in phase.stages:
+        stage = spec.cls(spec.params, TaskContext(label=spec.label, **ctx_base))
+        opened.append(stage)
+        stream = _instrument(stage.process, stream, stats, spec.label)
+    if phase.exit is not None:
+        b = phase.exit.cls(phase.exit.params, TaskContext(label=phase.exit.label, **ctx_base))
+        opened.append(b)
+        stream = _instrument(b.map, stream, stats, phase.exit.label, count_docs=False)
+
+    if job.output == "docs":
+        write_docs(tmp / DOCS_FILE, stream)
+    elif job.output == "tokens":
+        assert job.tokenize is not None and job.tokenizer_path is not None
+        encode_task(stream, out_dir=tmp, params=job.tokenize.params, tokenizer_path=job.tokenizer_path,
+                    stats=stats, label=job.tokenize.label)
+    else:
+        for _ in stream:
+            pass
+    for stage in opened:
+        stage.close()
+    stats.to_json_file(tmp / STATS_FILE)
+    commit_dir(tmp, final, output_dir=job.run.output_dir, info={"task": job.task.task_id})
+    return stats.to_dict()
+
+
+def _source_stream(job: TaskJob, stats: Stats) -> Iterable[Document]:
+    if job.prev_dir is not None:
+        return read_docs(job.prev_dir / DOCS_FILE)
+    assert job.input is not None
+    reader = job.input.reader_cls(job.input.reader_params, source=job.task.source, stats=stats)
+    return _instrument(lambda _: reader.read(job.task.path), (), stats, READ_LABEL, count_in=False)
+
+
+def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str, *,
+                count_in: bool = True, count_docs: bool = True) -> Iterator[Document]:
+    """Wrap ``fn(upstream)`` counting docs/bytes in and out per source, and the time
+    spent in this stage alone (its own time minus the time spent pulling upstream)."""
+    upstream_time = 0.0
+    counts: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+
+    def pulled() -> Iterator[Document]:
+        nonlocal upstream_time
+        it = iter(upstream)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                doc = next(it)
+            except StopIteration:
+                upstream_time += time.perf_counter() - t0
+                return
+            upstream_time += time.perf_counter() - t0
+            if count_in and count_docs:
+                c = counts[doc.source]
+                c["docs_in"] += 1
+                c["bytes_in"] += len(doc.text.encode("utf-8", "surrogatepass"))
+            yield doc
+
+    out = iter(fn(pulled()))
+    own = 0.0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                doc = next(out)
+            except StopIteration:
+                own += time.perf_counter() - t0
+                break
+            own += time.perf_counter() - t0
+            if count_docs:
+                c = counts[doc.source]
+                c["docs_out"] += 1
+                c["bytes_out"] += len(doc.text.encode("utf-8", "surrogatepass"))
+            yield doc
+    finally:
+        for source, keys in counts.items():
+            for key, n in keys.items():
+                stats.add(label, source, key, n)
+        stats.add(label, "*", "seconds", max(0.0, own - upstream_time))
