@@ -58,6 +58,10 @@ class StageSpec:
     cls: Any
     params: Params
     line: int | None = None
+    sources: list[str] | None = None  # run only on documents of these inputs (None = all)
+
+    def applies_to(self, source: str) -> bool:
+        return self.sources is None or source in self.sources
 
 
 @dataclass
@@ -197,7 +201,7 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
         c.add(("executor", "workers"), f"workers must be >= 1, got {executor.workers}")
 
     inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
-    stages = _stages(c, raw.get("stages"), check_files=check_files)
+    stages = _stages(c, raw.get("stages"), check_files=check_files, input_names=[i.name for i in inputs])
     _check_order(c, stages)
     _check_mix(c, stages, inputs)
     train = _train(c, raw.get("train"))
@@ -261,7 +265,7 @@ def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:
     return out
 
 
-def _stages(c: _Collector, raw: Any, *, check_files: bool) -> list[StageSpec]:
+def _stages(c: _Collector, raw: Any, *, check_files: bool, input_names: list[str]) -> list[StageSpec]:
     out: list[StageSpec] = []
     if raw is None:
         return out
@@ -284,14 +288,34 @@ def _stages(c: _Collector, raw: Any, *, check_files: bool) -> list[StageSpec]:
         except (ImportError, AttributeError) as exc:
             c.add(key, f"stage '{name}' is not available in this install ({exc})")
             continue
+        sources = None
+        if isinstance(opts, dict) and "sources" in opts:
+            opts = dict(opts)
+            sources = _stage_sources(c, opts.pop("sources"), key + ("sources",), input_names)
+            if getattr(cls, "barrier", False) or name in registry.TERMINAL:
+                c.add(key + ("sources",), f"'{name}' works on the whole corpus; 'sources:' is for streaming stages")
         params = c.model(cls.Params, opts, key)
         if params is None:
             continue
         if check_files:
             for sub, message in cls.check(params):
                 c.add(key + tuple(sub.split(".")) if sub else key, message)
-        out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key)))
+        out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key),
+                             sources=sources))
     return out
+
+
+def _stage_sources(c: _Collector, value: Any, key: tuple[str | int, ...], names: list[str]) -> list[str] | None:
+    """``sources: [web, c4]`` on any streaming stage: apply it to those inputs only."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        c.add(key, f"sources must be a list of input names, got {value!r}")
+        return None
+    for v in value:
+        if v not in names:
+            c.add(key, f"'{v}' is not an input{_suggest(v, tuple(names))}")
+    return list(value)
 
 
 def _check_order(c: _Collector, stages: list[StageSpec]) -> None:

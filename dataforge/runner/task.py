@@ -63,6 +63,8 @@ def run_task(job: TaskJob) -> dict[str, Any]:
         opened.append(b)
         stream = _instrument(b.apply, stream, stats, phase.entry.label)
     for spec in phase.stages:
+        if not spec.applies_to(job.task.source):
+            continue
         stage = spec.cls(spec.params, TaskContext(label=spec.label, **ctx_base))
         opened.append(stage)
         stream = _instrument(stage.process, stream, stats, spec.label)
