@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def encode_task(docs: Iterable[Document], *, out_dir: Path, params: TokenizePara
                 stats: Stats, label: str) -> None:
     """Encode every document, append EOS, and write ``tokens.bin`` (flat ids) plus
     ``index.parquet`` (id, source, n_tokens incl. EOS) in document order."""
+    own = 0.0  # this step's time alone, without the upstream stages that feed it
     tok = load_tokenizer(tokenizer_path)
     eos = tok.token_to_id(params.eos)
     dtype = token_dtype(vocab_size(tok))
@@ -71,6 +73,7 @@ def encode_task(docs: Iterable[Document], *, out_dir: Path, params: TokenizePara
     with open(out_dir / TOKENS_FILE, "wb") as fh, \
             pq.ParquetWriter(str(out_dir / INDEX_FILE), INDEX_SCHEMA, compression="zstd") as index:
         for batch in _batches(docs, params.batch_size):
+            t_batch = time.perf_counter()
             encodings = encode([d.text for d in batch], add_special_tokens=False)
             arrays = []
             for doc, enc in zip(batch, encodings):
@@ -82,3 +85,5 @@ def encode_task(docs: Iterable[Document], *, out_dir: Path, params: TokenizePara
             fh.write(np.concatenate(arrays).tobytes())
             index.write_table(pa.table({"id": [d.id for d in batch], "source": [d.source for d in batch],
                                         "n_tokens": [len(a) for a in arrays]}, schema=INDEX_SCHEMA))
+            own += time.perf_counter() - t_batch
+    stats.add(label, "*", "seconds", own)
