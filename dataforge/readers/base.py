@@ -42,10 +42,17 @@ class Reader:
     def read(self, path: str) -> Iterator[Document]:
         raise NotImplementedError
 
-    def skip(self, path: str, where: int | str | None, reason: str, detail: str = "") -> None:
-        """Log and count one skipped record (``reason`` is a short snake_case key)."""
+    def skip(
+        self, path: str, where: int | str | None, reason: str, detail: str = "", *, quiet: bool = False
+    ) -> None:
+        """Log and count one skipped record (``reason`` is a short snake_case key).
+
+        ``quiet`` logs at DEBUG instead of WARNING: for expected filtering (a crawl's
+        redirects, non-HTML records), which is counted but is not damage.
+        """
         loc = f"{path}:{where}" if where is not None else path
-        log.warning("%s: skipped: %s%s", loc, reason, f" ({detail})" if detail else "")
+        level = logging.DEBUG if quiet else logging.WARNING
+        log.log(level, "%s: skipped: %s%s", loc, reason, f" ({detail})" if detail else "")
         self.stats.add(READ_LABEL, self.source, f"skipped.{reason}")
 
     def doc_id(self, path: str, where: int | str) -> str:

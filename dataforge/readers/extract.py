@@ -1,0 +1,178 @@
+"""HTML -> text, shared by the WARC reader and the ``extract_html`` stage.
+
+One :class:`HtmlExtractor` per reader/stage instance. ``extract(html)`` returns an
+:class:`Extraction`: the text, or the short reason it produced none (``empty_extraction``,
+``extract_timeout``, ``extract_error``, ``extract_crash``), so callers count drops the
+same way.
+
+The time limit: with ``isolation: process`` (default) pages go to a child process that
+is killed at the limit (see :mod:`.sandbox`). With ``isolation: inline`` the page is
+extracted here under ``SIGALRM`` (``setitimer``, main thread only): the handler raises
+:class:`ExtractTimeout` inside Python code (trafilatura's tree walks) at once, but a
+long call inside a C extension only when it returns; off the main thread no signal
+can be used, and a page that took too long is discarded after the fact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
+
+from ..stage import Params
+from .sandbox import ExtractSandbox, SandboxCrash, SandboxTimeout, run_extractor
+
+log = logging.getLogger(__name__)
+
+Extractor = Literal["resiliparse", "trafilatura"]
+
+
+class ExtractOptions(Params):
+    """Extraction options, shared by the ``warc`` reader and the ``extract_html`` stage."""
+
+    # resiliparse: fast (C++), DCLM's choice (Li et al. 2024, "DataComp-LM", sec. 3.4);
+    # trafilatura: slower, more precise main-text extraction (FineWeb, Penedo et al. 2024).
+    extractor: Extractor = "resiliparse"
+    # keep the main content only (drop navigation, footers): resiliparse's
+    # extract_plain_text(main_content=True), as DCLM uses it.
+    main_content: bool = True
+    # seconds per document before the page is dropped as extract_timeout (a task must
+    # not hang on one pathological page; datatrove's extractors use a per-doc timeout too).
+    extract_timeout: float = Field(default=10.0, gt=0)
+    # trafilatura only: prefer less text but correct (datatrove's Trafilatura default).
+    favour_precision: bool = True
+    # "process": extract in a child process that is killed at the time limit -- a hard
+    # limit, also for C code, and an extractor crash costs one page (datatrove also
+    # sandboxes its extractors in a subprocess). "inline": in this process under
+    # SIGALRM -- a little cheaper, but a long C call (resiliparse on deeply nested
+    # HTML) cannot be stopped.
+    isolation: Literal["process", "inline"] = "process"
+
+
+class ExtractTimeout(BaseException):
+    """Raised by the alarm inside an extractor. A BaseException so that the
+    extractor's own ``except Exception`` blocks cannot swallow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The outcome of one extraction: ``text`` or the ``reason`` there is none."""
+
+    text: str | None
+    reason: str | None = None
+    detail: str = ""
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise ExtractTimeout()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[bool]:
+    """Raise :class:`ExtractTimeout` in the body after ``seconds`` (main thread only).
+
+    Yields whether the limit is enforced by a signal; when it is not, the caller
+    checks the elapsed time itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        try:  # nested, so the handler is restored even if the alarm fires right here
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+
+
+class HtmlExtractor:
+    """Turns one HTML page (str) into plain text with the configured extractor."""
+
+    def __init__(self, options: ExtractOptions) -> None:
+        self.options = options
+        self._kwargs = {
+            "extractor": options.extractor,
+            "main_content": options.main_content,
+            "favour_precision": options.favour_precision,
+        }
+        self._sandbox = ExtractSandbox(self._kwargs) if options.isolation == "process" else None
+        self._warned_no_signal = False
+
+    def extract(self, html: str) -> Extraction:
+        limit = self.options.extract_timeout
+        start = time.monotonic()
+        try:
+            if self._sandbox is not None:
+                text: str | None = self._sandbox.extract(html, limit)
+            else:
+                text = self._extract_inline(html, limit)
+        except (ExtractTimeout, SandboxTimeout):
+            return Extraction(None, "extract_timeout", f"over {limit:g} s")
+        except SandboxCrash as exc:
+            return Extraction(None, "extract_crash", str(exc))
+        except Exception as exc:  # an extractor bug on one page must not end the task
+            return Extraction(None, "extract_error", f"{type(exc).__name__}: {exc}")
+        elapsed = time.monotonic() - start
+        if elapsed > limit:  # a C call that returned late, or no signal available
+            return Extraction(None, "extract_timeout", f"took {elapsed:.1f} s > {limit:g} s")
+        text = (text or "").strip()
+        if not text:
+            return Extraction(None, "empty_extraction")
+        return Extraction(text)
+
+    def _extract_inline(self, html: str, limit: float) -> str | None:
+        with time_limit(limit) as enforced:
+            if not enforced and not self._warned_no_signal:
+                log.warning("isolation 'inline' off the main thread: the %g s limit is checked "
+                            "after each page, not enforced during it", limit)
+                self._warned_no_signal = True
+            return run_extractor(html, **self._kwargs)
+
+    def close(self) -> None:
+        """Stop the extractor process, if any (a new one starts on the next page)."""
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+
+def decode_html(body: bytes, declared: str | None = None) -> str:
+    """Bytes of an HTML page -> str.
+
+    The charset the server declared is used when the body really decodes with it
+    (declarations are often wrong); otherwise it is detected from the page's meta
+    tag and content (resiliparse), and decoded leniently.
+    """
+    if declared:
+        name = map_encoding_to_html5(declared.strip().strip("\"'"), fallback_utf8=False)
+        if name and _known_codec(name):
+            try:
+                return body.decode(name)
+            except UnicodeDecodeError:
+                pass
+    detected = detect_encoding(body, from_html_meta=True) or "utf-8"
+    return bytes_to_str(body, detected if _known_codec(detected) else "utf-8")
+
+
+def _known_codec(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Sniff an untyped payload: does its start look like an HTML document?"""
+    start = head[:1024].lstrip().lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<!--")) or b"<html" in start

@@ -1,0 +1,45 @@
+"""The ``extract_html`` stage: documents whose text is raw HTML -> plain text.
+
+For inputs that carry HTML in a field (e.g. a JSONL dump of crawled pages read with
+``text_field: html``). Same extractor, options and time limit as the ``warc`` reader.
+A page whose extraction fails, times out or comes out empty is dropped and counted
+as ``dropped.<reason>`` (``empty_extraction``, ``extract_timeout``, ``extract_error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import ClassVar
+
+from ..document import Document
+from ..stage import Stage, TaskContext
+from .extract import ExtractOptions, HtmlExtractor
+
+
+class ExtractHtmlParams(ExtractOptions):
+    """Options of the ``extract_html`` stage (the extraction options only)."""
+
+
+class ExtractHtml(Stage):
+    """Replace each document's HTML text with its extracted plain text."""
+
+    Params: ClassVar[type[ExtractHtmlParams]] = ExtractHtmlParams
+    rewrites_text: ClassVar[bool] = True
+
+    def __init__(self, params: ExtractHtmlParams, ctx: TaskContext) -> None:  # type: ignore[override]
+        super().__init__(params, ctx)
+        self.extractor = HtmlExtractor(params)
+
+    def process(self, docs: Iterable[Document]) -> Iterator[Document]:
+        for doc in docs:
+            result = self.extractor.extract(doc.text)
+            if result.text is None:
+                reason = result.reason or "extract_error"
+                self.ctx.log.debug("%s: dropped: %s %s", doc.id, reason, result.detail)
+                self.count(doc, f"dropped.{reason}")
+                continue
+            doc.text = result.text
+            yield doc
+
+    def close(self) -> None:
+        self.extractor.close()
