@@ -1,0 +1,171 @@
+"""The map -> reduce -> apply -> commit logic shared by exact and MinHash dedup."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..document import Document
+from ..errors import DataforgeError
+from ..io import atomic_write_text
+from ..stage import Barrier, Params, ReduceContext, TaskContext, safe_name
+from .buckets import band_edges, read_edges
+from .clusters import KeepPolicy, resolve
+from .index import DedupIndex
+from .runs import SignatureFileError
+from .unionfind import UnionFind
+from .store import Batch, Store, StoreWriter, id_hash, read_drop_list, verify_store, write_drop_list
+
+log = logging.getLogger(__name__)
+RESULT = "result.json"
+_BATCH = 256  # documents signed per numpy call
+
+
+class DedupStreamError(DataforgeError):
+    """apply saw a different document stream than map (the runner must replay it in order)."""
+
+
+class DedupBarrier(Barrier):
+    """Subclasses set ``clusters_file`` and implement ``bands``, ``fmt`` and ``sign``."""
+
+    clusters_file: ClassVar[str] = "dedup/clusters.parquet"
+
+    # ---- what subclasses provide -------------------------------------------------
+    @property
+    def bands(self) -> int:
+        raise NotImplementedError
+
+    def fmt(self) -> dict[str, Any]:
+        """Everything that must match for two runs' records to be comparable (index check)."""
+        raise NotImplementedError
+
+    def sign(self, docs: list[Document]) -> Batch:
+        raise NotImplementedError
+
+    @property
+    def p(self) -> Any:
+        return self.params
+
+    # ---- map: per task --------------------------------------------------------------
+    def map(self, docs: Iterable[Document]) -> Iterator[Document]:
+        assert isinstance(self.ctx, TaskContext)
+        writer = StoreWriter(self.ctx.stage_dir, bands=self.bands, spill_docs=self.p.buffer_docs,
+                             extra={"task_id": self.ctx.task_id, "format": self.fmt()})
+        batch: list[Document] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == _BATCH:
+                writer.add(self.sign(batch))
+                yield from batch
+                batch = []
+        if batch:
+            writer.add(self.sign(batch))
+            yield from batch
+        writer.close()
+
+    # ---- reduce: once, in the driver ------------------------------------------------
+    def _index(self) -> DedupIndex | None:
+        return DedupIndex(Path(self.p.index)) if self.p.index else None
+
+    def reduce(self) -> None:
+        ctx = self.ctx
+        assert isinstance(ctx, ReduceContext)
+        index = self._index()
+        gens = index.generations(self.fmt()) if index else []
+        stores = [Store.open(g, None) for g in gens]
+        n_index = len(stores)
+        stores += [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
+        self._verify(stores)
+        offsets = np.cumsum([0] + [s.docs for s in stores]).astype(np.int64)
+        work = ctx.barrier_dir / "_edges"
+        work.mkdir(parents=True, exist_ok=True)
+        jobs = [([(str(r), int(off)) for s, off in zip(stores, offsets) for r in s.band_runs(b)],
+                 self.p.merge_buffer, str(work / f"band_{b:03d}.edges")) for b in range(self.bands)]
+        edges = ctx.executor.map(band_edges, jobs)
+        uf = UnionFind(int(offsets[-1]))
+        for b in range(self.bands):
+            for u, v in read_edges(work / f"band_{b:03d}.edges", self.p.merge_buffer):
+                uf.union(u, v)
+        roots = uf.roots()
+        res = resolve(stores, offsets, roots, n_index=n_index, policy=self.p.keep, sources=ctx.run.sources,
+                      out=ctx.publish_dir / self.clusters_file, slice_size=self.p.merge_buffer)
+        dropped = 0
+        drop_dir = ctx.barrier_dir / "drop"
+        for s in range(n_index, len(stores)):
+            if s not in res.drops:
+                continue
+            g = np.concatenate(res.drops[s])
+            h = np.concatenate(res.idhash[s])
+            order = np.argsort(g)
+            write_drop_list(drop_dir / f"{safe_name(stores[s].meta['task_id'])}.npy", g[order] - offsets[s], h[order])
+            dropped += len(g)
+        for (src, key), n in sorted(res.counts.items()):
+            ctx.stats.add(ctx.label, src, key, n)
+        for f in work.iterdir():
+            f.unlink()
+        summary = {"docs": int(offsets[-1] - offsets[n_index]), "index_docs": int(offsets[n_index]),
+                   "clusters": res.clusters, "dropped": dropped, "edges": int(sum(edges)), "format": self.fmt()}
+        atomic_write_text(ctx.barrier_dir / RESULT, json.dumps(summary, indent=1, sort_keys=True))
+        log.info("%s: %d documents, %d clusters, %d dropped", ctx.label, summary["docs"], res.clusters, dropped)
+
+    def _verify(self, stores: list[Store]) -> None:
+        jobs = [(str(s.folder), str(s.task_dir) if s.task_dir else None) for s in stores]
+        bad = [(p, r, s.task_dir) for s, probs in zip(stores, self.ctx.executor.map(verify_store, jobs))
+               for p, r in probs]
+        if bad:
+            (path, reason, tdir), more = bad[0], [(p, r, str(t) if t else None) for p, r, t in bad[1:]]
+            raise SignatureFileError(path, reason, task_dir=tdir, more=more)
+
+    # ---- apply: per task of the next phase ----------------------------------------
+    def apply(self, docs: Iterable[Document]) -> Iterator[Document]:
+        assert isinstance(self.ctx, TaskContext)
+        bdir = self.barrier_dir_for()
+        if not (bdir / RESULT).exists():
+            raise DataforgeError(f"{bdir / RESULT}: dedup result missing; rerun the pipeline so the reduce runs")
+        drop = read_drop_list(bdir / "drop" / f"{safe_name(self.ctx.task_id)}.npy")
+        pos, hashes = drop["pos"], drop["idhash"]
+        j = 0
+        for i, doc in enumerate(docs):
+            if j < len(pos) and pos[j] == i:
+                if id_hash(doc.id) != int(hashes[j]):
+                    raise DedupStreamError(
+                        f"{self.label}: task {self.ctx.task_id}: document {i} is {doc.id!r}, not the one the "
+                        "dedup reduce dropped; apply must see the documents map saw, in the same order")
+                j += 1
+                self.count(doc, "dropped.duplicate")
+                continue
+            yield doc
+
+    # ---- commit: once, after the run succeeded ------------------------------------
+    def commit(self) -> None:
+        index = self._index()
+        if index is None:
+            return
+        ctx = self.ctx
+        assert isinstance(ctx, ReduceContext)
+        stores = [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
+        drops = [read_drop_list(self.barrier_dir_for() / "drop" / f"{safe_name(s.meta['task_id'])}.npy")["pos"]
+                 for s in stores]
+        run_key = f"{ctx.run.work_dir.name}:{ctx.label}:" + ",".join(s.meta["task_id"] for s in stores)
+        index.add_generation(stores, drops, fmt=self.fmt(), run_key=run_key, buffer=self.p.merge_buffer)
+
+
+class DedupParams(Params):
+    """Options both dedup barriers share."""
+
+    # which document of a cluster survives: "first" (source priority from the pipeline
+    # file, then id), "longest" text, or highest meta.quality (issue 4)
+    keep: KeepPolicy = "first"
+    # signed documents a task holds before writing a sorted spill (memory: ~16 B x bands each)
+    buffer_docs: int = 200_000
+    # records read per run at a time in the band merge (12 B each); also the slice of
+    # duplicate members resolved at once
+    merge_buffer: int = 65_536
+    # folder of the cross-run index: dedup against everything earlier runs kept; updated
+    # only when this run succeeds (issue 4). None = no index.
+    index: str | None = None

@@ -1,0 +1,118 @@
+"""``minhash_dedup``: near-duplicate removal with MinHash-LSH (see ``dedup/__init__.py``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import model_validator
+
+from ..document import Document
+from .base import DedupBarrier, DedupParams
+from .lsh import optimal_bands_rows
+from .normalize import Normalize, shingles, words
+from .signatures import (HashMode, Permutations, band_keys, datasketch_shingle_hashes, fast_shingle_hashes,
+                         make_permutations, signatures)
+from .store import Batch, quality_of
+
+# datatrove MinhashConfig: num_buckets=14, hashes_per_bucket=8 (threshold ~0.72)
+DEFAULT_BANDS, DEFAULT_ROWS = 14, 8
+
+
+class MinhashParams(DedupParams):
+    normalize: Normalize = Normalize()
+    # words per shingle (datatrove MinhashConfig.n_grams=5)
+    ngram: int = 5
+    # LSH bands x rows; default 14 x 8 (datatrove); set both, or neither
+    bands: int | None = None
+    rows: int | None = None
+    # Jaccard threshold: when set without bands/rows, bands x rows minimise the equally
+    # weighted false-positive + false-negative area (datasketch MinHashLSH's rule)
+    threshold: float | None = None
+    # hashes per signature; default bands*rows, or 128 with a threshold (datasketch default)
+    num_perm: int | None = None
+    # "fast" (xxh3 + exact mod 2^61-1 permutations) or "datasketch" (equal to datasketch.MinHash)
+    hash: HashMode = "fast"
+    # permutation seed; default the run seed
+    seed: int | None = None
+    # documents with fewer words than ngram: "whole" = one shingle of all their words
+    # (so they match only the same short text), "keep" = never signed, never dropped
+    short_docs: Literal["whole", "keep"] = "whole"
+
+    @model_validator(mode="after")
+    def _check(self) -> "MinhashParams":
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither (then threshold or 14 x 8 decides)")
+        if self.bands is not None and self.threshold is not None:
+            raise ValueError("set either bands/rows or threshold, not both")
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise ValueError("threshold must be between 0 and 1, e.g. 0.8")
+        if self.ngram < 1 or (self.bands is not None and (self.bands < 1 or self.rows < 1)):
+            raise ValueError("ngram, bands and rows must be at least 1")
+        if self.num_perm is not None and self.bands is not None and self.num_perm < self.bands * self.rows:
+            raise ValueError(f"num_perm must be at least bands*rows = {self.bands * self.rows}")
+        return self
+
+    def layout(self) -> tuple[int, int, int]:
+        """(bands, rows, num_perm) after defaults."""
+        if self.bands is not None:
+            return self.bands, self.rows, self.num_perm or self.bands * self.rows  # type: ignore[return-value]
+        if self.threshold is not None:
+            k = self.num_perm or 128
+            b, r = optimal_bands_rows(self.threshold, k)
+            return b, r, k
+        k = self.num_perm or DEFAULT_BANDS * DEFAULT_ROWS
+        if k < DEFAULT_BANDS * DEFAULT_ROWS:
+            b, r = optimal_bands_rows(0.72, k)  # keep datatrove's effective threshold
+            return b, r, k
+        return DEFAULT_BANDS, DEFAULT_ROWS, k
+
+
+class MinhashDedup(DedupBarrier):
+    """Drop near-duplicates: documents sharing any LSH band with another are clustered."""
+
+    Params: ClassVar[type[MinhashParams]] = MinhashParams
+
+    @cached_property
+    def _layout(self) -> tuple[int, int, int]:
+        return self.p.layout()
+
+    @property
+    def bands(self) -> int:
+        return self._layout[0]
+
+    @cached_property
+    def perms(self) -> Permutations:
+        seed = self.p.seed if self.p.seed is not None else self.ctx.run.seed
+        return make_permutations(self._layout[2], seed, self.p.hash)
+
+    def fmt(self) -> dict[str, Any]:
+        b, r, k = self._layout
+        seed = self.p.seed if self.p.seed is not None else self.ctx.run.seed
+        return {"kind": "minhash", "hash": self.p.hash, "bands": b, "rows": r, "num_perm": k, "seed": seed,
+                "ngram": self.p.ngram, "short_docs": self.p.short_docs,
+                "normalize": self.p.normalize.model_dump()}
+
+    def shingle_hashes(self, doc: Document) -> np.ndarray:
+        """Hashes of the document's shingles; empty when it is not signed (and counted)."""
+        ws = words(doc.text, self.p.normalize)
+        if not ws:
+            self.count(doc, "empty_docs")
+            return np.empty(0, dtype=np.uint64)
+        if len(ws) < self.p.ngram:
+            self.count(doc, "short_docs")
+            if self.p.short_docs == "keep":
+                return np.empty(0, dtype=np.uint64)
+        if self.p.hash == "datasketch":
+            return datasketch_shingle_hashes(shingles(ws, self.p.ngram))
+        return fast_shingle_hashes(ws, self.p.ngram)
+
+    def sign(self, docs: list[Document]) -> Batch:
+        hashes = [self.shingle_hashes(d) for d in docs]
+        sigs = signatures(hashes, self.perms)
+        b, r, _ = self._layout
+        valid = np.fromiter((len(h) > 0 for h in hashes), dtype=bool, count=len(docs))
+        return Batch(ids=[d.id for d in docs], sources=[d.source for d in docs],
+                     lengths=[len(d.text) for d in docs], qualities=[quality_of(d.meta) for d in docs],
+                     keys=band_keys(sigs, b, r), valid=valid, sigs=sigs)
