@@ -37,6 +37,9 @@ class ExecutorConfig(Params):
     workers: int | None = None  # local: worker processes; None = all cores
     address: str | None = None  # ray: cluster address ("auto" = an existing cluster)
     max_retries: int = 2  # attempts after the first when a task's worker dies
+    cpus_per_task: float = 1.0  # ray: CPUs each task declares
+    memory_per_task: int | None = None  # ray: bytes of memory each task declares (None = no reservation)
+    num_cpus: int | None = None  # ray without address: CPUs of the local instance it starts
 
 
 @dataclass

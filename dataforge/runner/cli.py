@@ -100,6 +100,11 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
                   f"{toks.get('validation', 0):,} validation tokens) to {result.output / m['shard_dir']}")
         for w in m.get("warnings", []):
             out.print(f"[yellow]warning:[/] {w}")
+    if result.train:
+        t = result.train
+        out.print(f"trained {t.get('steps')} steps: train loss {t.get('train_loss', float('nan')):.3f}, "
+                  f"eval loss {t.get('eval_loss') if t.get('eval_loss') is None else round(t['eval_loss'], 3)} "
+                  f"({t.get('eval_origin')}), {t.get('tokens_per_s', 0):,.0f} tokens/s -> {t.get('run_dir')}")
     out.print(f"done in {result.seconds:.1f}s: {result.output}/stats.json"
               + (f", {result.output}/manifest.json" if m else ""))
 

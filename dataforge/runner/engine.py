@@ -41,6 +41,7 @@ class RunResult:
     seconds: float = 0.0
     steps_run: int = 0
     warnings: list[str] = field(default_factory=list)
+    train: dict[str, Any] | None = None
 
 
 def _noop(*_: Any, **__: Any) -> None:
@@ -60,7 +61,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             on_event("up_to_date", output=str(out))
             return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
                              seconds=time.perf_counter() - t0)
-        _clear_other_configs(out, plan.config_hash)
+        _clear_other_configs(out, plan.work_dir.name)
         executor = make_executor(config.executor, workers=workers)
         try:
             return _run(plan, executor, on_event, t0)
@@ -118,6 +119,11 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float) -> RunResult:
         manifest, packed = finalize_tokens(plan, last_dir, tokenizer_path, stats, on_event)
         steps += packed
 
+    train_summary = None
+    if config.train is not None and manifest is not None:
+        train_summary, trained = _train(plan, on_event)
+        steps += trained
+
     stats_dict = stats.to_dict()
     atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
     for spec in plan.barriers:
@@ -125,7 +131,23 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float) -> RunResult:
     _drop_heavy_intermediates(plan)
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
-                     nothing_to_do=steps == 0)
+                     nothing_to_do=steps == 0, train=train_summary)
+
+
+def _train(plan: Plan, on_event: Event) -> tuple[dict[str, Any], int]:
+    """The pipeline's ``train:`` section: prove the shards train (resumes a killed training run)."""
+    from ..train.loop import run_training
+
+    out = plan.config.output
+    done = plan.work_dir / "train.json"
+    if done.exists():
+        return json.loads(done.read_text()), 0
+    run_dir = out / "train"
+    on_event("reduce_start", title="train on the shards")
+    summary = run_training(plan.config.train, shards=out, output=run_dir, resume=(run_dir / "ckpt.pt").exists())
+    atomic_write_text(done, json.dumps(summary, indent=1, default=str) + "\n")
+    on_event("reduce_end", title="train on the shards")
+    return summary, 1
 
 
 def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event: Event, phase_dir: Path,

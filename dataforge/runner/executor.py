@@ -102,5 +102,6 @@ def make_executor(cfg: ExecutorConfig, *, workers: int | None = None) -> Any:
     if cfg.kind == "ray":
         from .ray_executor import RayExecutor
 
-        return RayExecutor(address=cfg.address, max_retries=cfg.max_retries)
+        return RayExecutor(address=cfg.address, max_retries=cfg.max_retries, cpus_per_task=cfg.cpus_per_task,
+                           memory_per_task=cfg.memory_per_task, num_cpus=workers or cfg.num_cpus)
     return LocalExecutor(workers or cfg.workers, max_retries=cfg.max_retries)

@@ -57,7 +57,10 @@ class Plan:
     work_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.work_dir = self.config.output / "_work" / self.config_hash
+        # keyed by the configuration and the exact set of input files (path, size, mtime):
+        # another input set never resumes into results (barriers, mixture) made without it
+        inputs = xxhash.xxh64("\n".join(t.task_id for t in self.tasks).encode()).hexdigest()[:8]
+        self.work_dir = self.config.output / "_work" / f"{self.config_hash}-{inputs}"
 
     @property
     def barriers(self) -> list[StageSpec]:

@@ -148,3 +148,24 @@ def test_sigkill_at_any_moment_then_rerun_gives_identical_shards(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     assert shard_sums(tmp_path / "killed") == want
     assert sorted(p.name for p in (tmp_path / "killed" / "shards").iterdir()) == sorted(n for n, _ in want)
+
+
+def test_new_or_changed_input_is_not_mistaken_for_up_to_date(tmp_path: Path, data_dir: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    lines = (data_dir / "c4" / "tiny_c4_sample.jsonl").read_bytes().splitlines(keepends=True)
+    (src / "a.jsonl").write_bytes(b"".join(lines[:100]))
+    p = make_pipeline(tmp_path, data_dir, c4=f"{src}/*.jsonl")
+    assert CliRunner().invoke(main, ["run", str(p)]).exit_code == 0
+    before = json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"]
+    (src / "b.jsonl").write_bytes(b"".join(lines[100:150]))
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0 and "nothing to do" not in r.output
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"] == before + 50
+    (src / "a.jsonl").write_bytes(b"".join(lines[:90]))  # changed in place
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0 and "nothing to do" not in r.output
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"] == before + 40
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert sorted(i["path"] for i in manifest["inputs"] if i["source"] == "c4") == [str(src / "a.jsonl"),
+                                                                                    str(src / "b.jsonl")]
