@@ -1,0 +1,225 @@
+"""``dataforge self-instruct``: the run (client, cache, budget, output) and the Alpaca method.
+
+Alpaca (stanford_alpaca generate_instruction.py): each request shows 3 seed tasks
+sampled from the human seeds only, with their first instance, in ``prompt.txt``'s
+numbered ``###`` format; the model continues the list (instruction, input and output
+together); items are parsed and filtered (``parse.parse_alpaca``); an item whose
+instruction has ROUGE-L F1 > 0.7 with any pool instruction (seeds + accepted) is
+rejected, and accepted ones join the pool at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from collections.abc import Callable, Iterator
+
+from .. import __version__
+from ..errors import ConfigError, Problem
+from ..io import atomic_write_text
+from .budget import load_prices, price_for
+from .cache import RequestCache
+from .client import ClientConfig, Completion, LLMClient
+from .novelty import NoveltyIndex
+from .parse import Parsed, parse_alpaca
+from .pipeline import run_ordered
+from .prompts import Template, alpaca_prompt, load_template, request_rng, sample_alpaca_examples
+from .records import OutputWriter, alpaca_record, load_seed_tasks, summary_path
+
+log = logging.getLogger(__name__)
+
+METHODS = ("alpaca", "self-instruct")
+
+# Published sampling parameters of each generation request.
+ALPACA_SAMPLING: dict[str, Any] = {
+    "max_tokens": 3072,  # generate_instruction.py: "hard-code to maximize the length"
+    "temperature": 1.0,  # generate_instruction.py default
+    "top_p": 1.0,  # generate_instruction.py default
+    "presence_penalty": 0.0,  # utils.OpenAIDecodingArguments default
+    "frequency_penalty": 0.0,  # utils.OpenAIDecodingArguments default
+    "stop": ["\n20", "20.", "20."],  # generate_instruction.py (20 tasks per list)
+}
+ALPACA_NUM_PROMPT = 3  # generate_instruction.py num_prompt_instructions
+REQUEST_BATCH_SIZE = 5  # both originals: request_batch_size=5 prompts built from one pool state
+TOP_K_SIMILAR = 10  # both originals keep the 10 most similar pool instructions
+DEFAULT_SEED = 42  # bootstrap_instructions.py random.seed(42)
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    method: str
+    num_instructions: int
+    seed: int = DEFAULT_SEED
+    num_prompt_instructions: int | None = None  # None: the method's published value
+    request_batch_size: int = REQUEST_BATCH_SIZE
+    sampling: dict[str, Any] = field(default_factory=dict)  # overrides of the generation request
+    max_instances: int = 5  # generate_instances.py / prepare_for_finetuning.py: at most 5 per task
+    clf_seeds_only: bool = False  # bootstrap_instructions.py --use_clf_seed_tasks_only
+    top_k: int = TOP_K_SIMILAR
+    templates_dir: Path | None = None
+
+
+@dataclass
+class RunState:
+    """What a method needs: client, writer, novelty pool, counters."""
+
+    settings: GenerateSettings
+    client: LLMClient
+    writer: OutputWriter
+    pool: NoveltyIndex
+    stats: Counter[str] = field(default_factory=Counter)
+    templates: dict[str, Template] = field(default_factory=dict)
+    occurrences: Counter[str] = field(default_factory=Counter)
+
+    def occurrence(self, prompt: str, params: dict[str, Any]) -> int:
+        """The n-th identical request of the run (counted in request order) gets a fresh sample."""
+        key = prompt + "\x00" + repr(sorted(params.items()))
+        n = self.occurrences[key]
+        self.occurrences[key] += 1
+        return n
+
+    def reject(self, reason: str) -> None:
+        self.stats[f"rejected.{reason}"] += 1
+
+    def ask(self, prompt: str, params: dict[str, Any]) -> Any:
+        """The awaitable request for ``prompt`` (its occurrence counted in request order)."""
+        return self.client.complete(prompt, params, occurrence=self.occurrence(prompt, params))
+
+    def admitted(self, done: Completion | None, parser: Callable[..., list[Parsed]], template: Template, *,
+                 num_prompt: int, counter: str) -> Iterator[tuple[Parsed, dict[str, Any]]]:
+        """Parse a generation response and yield the items admitted to the pool, in order."""
+        if done is None:
+            self.stats["requests.failed"] += 1
+            return
+        chat = self.client.config.mode == "chat"
+        for item in parser(done.text, done.finish_reason, num_prompt=num_prompt, chat=chat):
+            self.stats[counter] += 1
+            prov = self.admit(item, template, done)
+            if prov is not None:
+                yield item, prov
+
+    def admit(self, item: Parsed, template: Template, done: Completion) -> dict[str, Any] | None:
+        """Count a parsed item; when it passes its rules and is novel (ROUGE-L), add it to
+        the pool at once and return its provenance."""
+        if item.reason:
+            self.reject(item.reason)
+            return None
+        verdict = self.pool.check(item.instruction, top_k=self.settings.top_k)
+        if not verdict.novel:
+            self.reject("rouge_similar")
+            return None
+        self.pool.add(item.instruction)
+        return {**self.base_provenance(template, done), "most_similar": self.similar(verdict.similar)}
+
+    def similar(self, verdict_similar: list[tuple[int, float]]) -> list[dict[str, Any]]:
+        return [{"instruction": self.pool.texts[i], "rouge_l": round(s, 6)} for i, s in verdict_similar]
+
+    def base_provenance(self, template: Template, done: Completion) -> dict[str, Any]:
+        return {"method": self.settings.method, "model": self.client.config.model, "template": template.provenance(),
+                "request": done.key[:16], "cached": done.cached,
+                "usage": {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens}}
+
+
+class AlpacaMethod:
+    def __init__(self, state: RunState, seeds: list[dict[str, Any]]) -> None:
+        self.state = state
+        self.examples = [{"instruction": t["instruction"], "input": t["instances"][0].get("input", ""),
+                          "output": t["instances"][0]["output"]} for t in seeds]
+        self.template = state.templates["alpaca_generate.txt"] = load_template(
+            "alpaca_generate.txt", directory=state.settings.templates_dir)
+        self.num_prompt = state.settings.num_prompt_instructions or ALPACA_NUM_PROMPT
+        if self.num_prompt > len(self.examples):
+            raise ConfigError(f"--num-prompt-instructions {self.num_prompt} exceeds the {len(self.examples)} seed tasks")
+        self.params = {**ALPACA_SAMPLING, **state.settings.sampling}
+        for ex in self.examples:
+            state.pool.add(ex["instruction"])
+
+    def make(self, i: int) -> Any:
+        st = self.state
+        if st.writer.count >= st.settings.num_instructions:
+            return None
+        shown = sample_alpaca_examples(self.examples, request_rng(st.settings.seed, "alpaca", i), self.num_prompt)
+        return st.ask(alpaca_prompt(self.template, shown), self.params)
+
+    def handle(self, i: int, done: Completion | None) -> bool:
+        st = self.state
+        for item, prov in st.admitted(done, parse_alpaca, self.template, num_prompt=self.num_prompt,
+                                      counter="items.parsed"):
+            st.writer.append(alpaca_record(item.instruction, item.input, item.output), prov)
+            st.stats["accepted"] += 1
+            if st.writer.count >= st.settings.num_instructions:
+                return True
+        return False
+
+
+def run_generation(settings: GenerateSettings, config: ClientConfig, *, seed_tasks: Path, output: Path,
+                   api_key: str | None, cache_path: Path | None = None, prices_path: Path | None = None,
+                   sleep: Any = None) -> dict[str, Any]:
+    """Run one generation end to end; returns the summary (also written beside the output)."""
+    if settings.method not in METHODS:
+        raise ConfigError([Problem("", None, "--method", f"unknown method '{settings.method}'; "
+                                   f"choose one of {', '.join(METHODS)}")])
+    seeds = load_seed_tasks(seed_tasks)
+    price = price_for(load_prices(prices_path), config.model)
+    if config.max_cost is not None and price is None:
+        raise ConfigError([Problem(str(prices_path or "prices.json"), None, "--max-cost",
+                                   f"no price for model '{config.model}'; add it to a price table and pass "
+                                   "--prices FILE (USD per 1M input/output tokens)")])
+    cache = RequestCache(cache_path or output.with_name(output.name.rsplit(".", 1)[0] + ".cache.sqlite"))
+    writer = OutputWriter(output)
+    started = time.time()
+    try:
+        summary = asyncio.run(_run(settings, config, seeds, writer, cache, api_key, price, sleep))
+    finally:
+        writer.close()
+        cache.close()
+    summary["elapsed_s"] = round(time.time() - started, 3)
+    atomic_write_text(summary_path(output), _dumps(summary))
+    return summary
+
+
+async def _run(settings: GenerateSettings, config: ClientConfig, seeds: list[dict[str, Any]], writer: OutputWriter,
+               cache: RequestCache, api_key: str | None, price: Any, sleep: Any) -> dict[str, Any]:
+    client = LLMClient(config, cache, api_key=api_key, price=price, **({"sleep": sleep} if sleep else {}))
+    state = RunState(settings=settings, client=client, writer=writer, pool=NoveltyIndex())
+    try:
+        if settings.method == "alpaca":
+            method = AlpacaMethod(state, seeds)
+            window = max(settings.request_batch_size, config.concurrency)
+            stop = await run_ordered(method.make, method.handle, window=window)
+        else:
+            from .bootstrap import SelfInstructMethod
+
+            si = SelfInstructMethod(state, seeds)
+            stop = await si.run()
+    finally:
+        await client.close()
+    if stop:
+        log.warning("stopped cleanly: %s", stop)
+    return {
+        "dataforge_version": __version__,
+        "method": settings.method,
+        "model": config.model,
+        "base_url": config.base_url,
+        "mode": config.mode,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
+        "templates": {name: t.provenance() for name, t in state.templates.items()},
+        "accepted": writer.count,
+        "target": settings.num_instructions,
+        "stopped": stop,
+        "counts": dict(sorted(state.stats.items())),
+        "usage": client.usage.as_dict(),
+        "estimated_cost_usd": round(client.cost, 6) if price else None,
+        "estimated_cost_this_run_usd": round(client.fresh_cost, 6) if price else None,
+        "pool_size": len(state.pool),
+    }
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

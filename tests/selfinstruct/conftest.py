@@ -1,0 +1,197 @@
+"""A local OpenAI-compatible HTTP server (real sockets on 127.0.0.1) for the client and CLI tests.
+
+It answers ``/v1/chat/completions`` and ``/v1/completions`` like a small LLM that knows
+the prompt formats of both methods, counts every request and every 200 answer per
+prompt, and can be scripted to misbehave: status codes with headers (429 +
+Retry-After, 500, 401, 404, 400 context length), slow answers, dropped connections,
+malformed or truncated (finish_reason "length") lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+WORDS = ("apple river quantum violin desert lantern copper orbit meadow puzzle harbor canyon falcon pepper "
+         "glacier ribbon saddle tundra velvet walnut yonder zephyr anchor basil cobalt dune ember fjord "
+         "garnet hazel island jasmine kettle lemon marble nectar oyster pebble quartz raven sierra tulip "
+         "umber vortex willow xenon yarrow zinnia bramble cinder dapple eclipse fern grotto heron ivy "
+         "juniper kelp lotus moss nimbus onyx prairie quill rust slate thistle urchin vale wren yew").split()
+
+
+@dataclass
+class Reply:
+    """One scripted answer. ``text=None`` lets the server's fake model write the text."""
+
+    status: int = 200
+    text: str | None = None
+    finish_reason: str = "stop"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+    error: str = "error"
+    code: str | None = None
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.script: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.answered: Counter[str] = Counter()
+        self.usage = Counter()
+        self.latency = 0.0
+        self.on_request: Callable[[int], None] | None = None
+        self.model_text: Callable[[str, int], str] = fake_model
+        self.lock = threading.Lock()
+        self._seen: Counter[str] = Counter()
+        self.url = ""
+
+    def reset(self) -> None:
+        """Forget every request: the next run sees a fresh model (same answers as the first)."""
+        with self.lock:
+            self.requests.clear()
+            self.answered.clear()
+            self.usage.clear()
+            self._seen.clear()
+
+    def answer(self, body: dict[str, Any]) -> tuple[Reply, str]:
+        with self.lock:
+            self.requests.append(body)
+            n = len(self.requests)
+            prompt = prompt_of(body)
+            seen = self._seen[prompt]
+            self._seen[prompt] += 1
+        if self.on_request:
+            self.on_request(n)
+        with self.lock:
+            reply = self.script.popleft() if self.script else Reply()
+        text = reply.text if reply.text is not None else self.model_text(prompt, seen)
+        return reply, text
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    if "messages" in body:
+        return body["messages"][-1]["content"]
+    return body["prompt"]
+
+
+def _words(rng: random.Random, k: int) -> str:
+    return " ".join(rng.sample(WORDS, k))
+
+
+def fake_model(prompt: str, seen: int) -> str:
+    """A deterministic stand-in for a model, by prompt format (Alpaca, Self-Instruct steps)."""
+    rng = random.Random(hashlib.sha256(f"{prompt}|{seen}".encode()).digest())
+    if prompt.rstrip().endswith("Is it classification?"):
+        return " Yes" if rng.random() < 0.5 else " No"
+    if prompt.startswith("Given the classification task definition"):
+        return "Class label: Alpha\nText: " + _words(rng, 5) + "\nClass label: Beta\nText: " + _words(rng, 5) + "\n"
+    if prompt.startswith("Come up with examples"):
+        return ("Example 1\nInput: " + _words(rng, 4) + "\nOutput: " + _words(rng, 6) +
+                "\nExample 2\nInput: " + _words(rng, 4) + "\nOutput: " + _words(rng, 6) + "\n")
+    if prompt.startswith("Come up with a series"):
+        last = int(prompt.rsplit("\n", 1)[-1].rstrip("."))
+        items = [f" Describe the {_words(rng, 7)}."] + [f"{n}. Explain the {_words(rng, 7)}."
+                                                        for n in range(last + 1, last + 4)]
+        return "\n".join(items)
+    if "List of 20 tasks:" in prompt:
+        first = int(prompt.rsplit("###\n", 1)[-1].split(".", 1)[0])
+        out = []
+        for n in range(first, first + 3):
+            head = "" if n == first else f"{n}. Instruction:"
+            out.append(f"{head} Describe the {_words(rng, 7)}.\n{n}. Input:\n<noinput>\n{n}. Output:\n"
+                       f"The {_words(rng, 6)}.\n")
+        return "###\n".join(out)
+    return "I cannot help with that."
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep pytest output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._send(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        llm = self.server.llm
+        reply, text = llm.answer(body)
+        if llm.latency or reply.delay:
+            time.sleep(llm.latency + reply.delay)
+        if reply.drop:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if reply.status != 200:
+            err = {"error": {"message": reply.error, "type": "error", "code": reply.code}}
+            self._send(reply.status, err, reply.headers)
+            return
+        if body.get("model") != "fake-model":
+            self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist.",
+                                       "type": "invalid_request_error", "code": "model_not_found"}})
+            return
+        prompt_tokens, completion_tokens = len(prompt_of(body).split()), len(text.split())
+        with llm.lock:
+            llm.answered[prompt_of(body)] += 1
+            llm.usage["prompt_tokens"] += prompt_tokens
+            llm.usage["completion_tokens"] += completion_tokens
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+        if self.path.endswith("/chat/completions"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": text},
+                      "finish_reason": reply.finish_reason}
+            obj = "chat.completion"
+        else:
+            choice = {"index": 0, "text": text, "finish_reason": reply.finish_reason, "logprobs": None}
+            obj = "text_completion"
+        self._send(200, {"id": "x", "object": obj, "created": 0, "model": body["model"], "choices": [choice],
+                         "usage": usage})
+
+    def _send(self, status: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    llm: FakeLLM
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeLLM]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.llm = FakeLLM()
+    server.llm.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.llm
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def seed_file(data_dir: Any) -> Any:
+    return data_dir / "instructions" / "seed_tasks.jsonl"
