@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import xxhash
 
 from ..document import Document
 from ..errors import DataforgeError
@@ -17,9 +18,9 @@ from ..stage import Barrier, Params, ReduceContext, TaskContext, safe_name
 from .buckets import band_edges, read_edges
 from .clusters import KeepPolicy, resolve
 from .index import DedupIndex
-from .runs import SignatureFileError
+from .runs import SignatureFileError, read_header
 from .unionfind import UnionFind
-from .store import Batch, Store, StoreWriter, id_hash, read_drop_list, verify_store, write_drop_list
+from .store import Batch, SigReader, Store, StoreWriter, id_hash, read_drop_list, verify_store, write_drop_list
 
 log = logging.getLogger(__name__)
 RESULT = "result.json"
@@ -46,6 +47,10 @@ class DedupBarrier(Barrier):
 
     def sign(self, docs: list[Document]) -> Batch:
         raise NotImplementedError
+
+    def verify_jaccard(self) -> float | None:
+        """Keep a candidate pair only if its estimated Jaccard reaches this (None: keep all)."""
+        return None
 
     @property
     def p(self) -> Any:
@@ -88,8 +93,14 @@ class DedupBarrier(Barrier):
                  self.p.merge_buffer, str(work / f"band_{b:03d}.edges")) for b in range(self.bands)]
         edges = ctx.executor.map(band_edges, jobs)
         uf = UnionFind(int(offsets[-1]))
+        min_jaccard = self.verify_jaccard()
+        sig_reader = SigReader(stores, offsets) if min_jaccard is not None else None
         for b in range(self.bands):
             for u, v in read_edges(work / f"band_{b:03d}.edges", self.p.merge_buffer):
+                if sig_reader is not None:
+                    ok = sig_reader.jaccard(u, v) >= min_jaccard
+                    ctx.stats.add(ctx.label, "_all", "candidates_rejected", int((~ok).sum()))
+                    u, v = u[ok], v[ok]
                 uf.union(u, v)
         roots = uf.roots()
         res = resolve(stores, offsets, roots, n_index=n_index, policy=self.p.keep, sources=ctx.run.sources,
@@ -151,7 +162,11 @@ class DedupBarrier(Barrier):
         stores = [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
         drops = [read_drop_list(self.barrier_dir_for() / "drop" / f"{safe_name(s.meta['task_id'])}.npy")["pos"]
                  for s in stores]
-        run_key = f"{ctx.run.work_dir.name}:{ctx.label}:" + ",".join(s.meta["task_id"] for s in stores)
+        # the same run committed twice (a crash after commit) must not add a generation twice
+        h = xxhash.xxh3_64(f"{ctx.run.work_dir}:{ctx.label}".encode())
+        for s in stores:
+            h.update(json.dumps([s.meta["task_id"], s.docs, [read_header(r)[1] for r in s.band_runs(0)]]).encode())
+        run_key = h.hexdigest()
         index.add_generation(stores, drops, fmt=self.fmt(), run_key=run_key, buffer=self.p.merge_buffer)
 
 

@@ -36,6 +36,11 @@ class MinhashParams(DedupParams):
     hash: HashMode = "fast"
     # permutation seed; default the run seed
     seed: int | None = None
+    # keep a candidate pair (same bucket in some band) only if the fraction of equal
+    # hashes over the whole signature reaches threshold; sharpens the LSH S-curve
+    # (datasketch docs recommend checking candidates' Jaccard). Off = plain LSH, like
+    # datatrove and datasketch MinHashLSH.
+    verify: bool = False
     # documents with fewer words than ngram: "whole" = one shingle of all their words
     # (so they match only the same short text), "keep" = never signed, never dropped
     short_docs: Literal["whole", "keep"] = "whole"
@@ -44,8 +49,8 @@ class MinhashParams(DedupParams):
     def _check(self) -> "MinhashParams":
         if (self.bands is None) != (self.rows is None):
             raise ValueError("set both bands and rows, or neither (then threshold or 14 x 8 decides)")
-        if self.bands is not None and self.threshold is not None:
-            raise ValueError("set either bands/rows or threshold, not both")
+        if self.verify and self.threshold is None:
+            raise ValueError("verify needs a threshold, e.g. threshold: 0.8")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ValueError("threshold must be between 0 and 1, e.g. 0.8")
         if self.ngram < 1 or (self.bands is not None and (self.bands < 1 or self.rows < 1)):
@@ -93,6 +98,9 @@ class MinhashDedup(DedupBarrier):
         return {"kind": "minhash", "hash": self.p.hash, "bands": b, "rows": r, "num_perm": k, "seed": seed,
                 "ngram": self.p.ngram, "short_docs": self.p.short_docs,
                 "normalize": self.p.normalize.model_dump()}
+
+    def verify_jaccard(self) -> float | None:
+        return self.p.threshold if self.p.verify else None
 
     def shingle_hashes(self, doc: Document) -> np.ndarray:
         """Hashes of the document's shingles; empty when it is not signed (and counted)."""

@@ -144,6 +144,28 @@ class Store:
             del mm
 
 
+class SigReader:
+    """Stored signatures by global id across stores (memory-mapped, read on demand)."""
+
+    def __init__(self, stores: list[Store], offsets: np.ndarray) -> None:
+        self.offsets = offsets
+        self.maps = [np.memmap(s.folder / SIGS, dtype="<u4", mode="r", shape=(s.docs, int(s.meta["num_perm"])))
+                     if s.docs and s.meta.get("num_perm") else None for s in stores]
+
+    def rows(self, gids: np.ndarray) -> np.ndarray:
+        which = np.searchsorted(self.offsets, gids, side="right") - 1
+        k = next(m.shape[1] for m in self.maps if m is not None)
+        out = np.empty((len(gids), k), dtype=np.uint32)
+        for s in np.unique(which):
+            sel = which == s
+            out[sel] = self.maps[s][gids[sel] - self.offsets[s]]
+        return out
+
+    def jaccard(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Estimated Jaccard of each pair: the fraction of equal MinHash values."""
+        return (self.rows(u) == self.rows(v)).mean(axis=1)
+
+
 def verify_store(folder: str, task_dir: str | None) -> list[tuple[str, str]]:
     """Every problem with a store as ``(path, reason)`` pairs (empty when sound).
 
