@@ -149,27 +149,42 @@ class HtmlExtractor:
 def decode_html(body: bytes, declared: str | None = None) -> str:
     """Bytes of an HTML page -> str.
 
-    The charset the server declared is used when the body really decodes with it
-    (declarations are often wrong); otherwise it is detected from the page's meta
-    tag and content (resiliparse), and decoded leniently.
+    Valid UTF-8 is taken as UTF-8 whatever the server claims: a legacy single-byte
+    charset "decodes" any bytes, so a wrong ``windows-1251`` header would otherwise
+    turn a UTF-8 page into mojibake, while legacy text is almost never valid UTF-8 by
+    chance. Otherwise the declared charset is used if the body decodes with it, else
+    the charset is detected from the meta tag and content (resiliparse) and decoded
+    leniently. Charsets that are not ASCII-compatible (UTF-16, ISO-2022) are tried
+    first, since their bytes can pass as UTF-8.
     """
-    if declared:
-        name = map_encoding_to_html5(declared.strip().strip("\"'"), fallback_utf8=False)
-        if name and _known_codec(name):
-            try:
-                return body.decode(name)
-            except UnicodeDecodeError:
-                pass
-    detected = detect_encoding(body, from_html_meta=True) or "utf-8"
-    return bytes_to_str(body, detected if _known_codec(detected) else "utf-8")
+    name = _codec_name(declared)
+    if name is not None and name.startswith(_NOT_ASCII_COMPATIBLE):
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(name)
+    with contextlib.suppress(UnicodeDecodeError):
+        return body.decode("utf-8")
+    if name is not None:
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(name)
+    detected = _codec_name(detect_encoding(body, from_html_meta=True)) or "utf-8"
+    return bytes_to_str(body, detected)
 
 
-def _known_codec(name: str) -> bool:
+#: Python codec names (prefixes) whose bytes can look like ASCII/UTF-8
+_NOT_ASCII_COMPATIBLE = ("utf-16", "utf-32", "iso2022", "utf-7", "hz")
+
+
+def _codec_name(charset: str | None) -> str | None:
+    """A charset label (HTTP header, meta tag) as a Python codec name, or None."""
+    if not charset:
+        return None
+    label = map_encoding_to_html5(charset.strip().strip("\"'"), fallback_utf8=False)
+    if not label:
+        return None
     try:
-        codecs.lookup(name)
+        return codecs.lookup(label).name
     except LookupError:
-        return False
-    return True
+        return None
 
 
 def looks_like_html(head: bytes) -> bool:

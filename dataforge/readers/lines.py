@@ -68,10 +68,10 @@ def _zstd_blocks(path: str, block: int) -> Iterator[bytes]:
             raise TruncatedInput("zstd: file ends inside a frame")
 
 
-def iter_lines(path: str) -> Iterator[bytes]:
+def iter_lines(path: str, block: int = BLOCK) -> Iterator[bytes]:
     """Lines of ``path`` with their ``\\n`` (the last may lack it), streaming."""
     tail: list[bytes] = []  # pieces of a line that spans blocks (no quadratic re-joining)
-    for data in iter_blocks(path):
+    for data in iter_blocks(path, block):
         parts = data.split(b"\n")
         if len(parts) == 1:
             tail.append(data)

@@ -7,7 +7,7 @@ resiliparse (default) or trafilatura, under a per-page time limit. ``wet``: the
 
 Every record not turned into a Document is counted as ``skipped.<reason>`` under the
 ``read`` stats label: ``http_3xx``/``http_4xx``/``http_5xx``/``http_status_unknown``,
-``not_html``, ``too_large``, ``truncated_record``, ``corrupt_record``,
+``not_html``, ``not_http``, ``too_large``, ``truncated_record``, ``corrupt_record``,
 ``bad_content_encoding``, ``unsupported_content_encoding``, ``empty_extraction``,
 ``extract_timeout``, ``extract_error``, ``empty_text``. Expected filtering (status,
 type, empty pages) is logged at DEBUG; damage (corrupt, truncated) at WARNING.
@@ -126,6 +126,9 @@ class WarcReader(_RecordReader):
         for rec, payload in self._records(path):
             offset = rec.stream_pos
             http = rec.http_headers
+            if http is None:  # a response record that is not an HTTP message
+                self._skip(path, offset, "not_http", rec.headers.get("Content-Type") or "")
+                continue
             reason = status_reason(http.status_code)
             if reason is not None:
                 self._skip(path, offset, reason, http.status_line or "")
