@@ -120,7 +120,8 @@ class DedupBarrier(Barrier):
         for f in work.iterdir():
             f.unlink()
         summary = {"docs": int(offsets[-1] - offsets[n_index]), "index_docs": int(offsets[n_index]),
-                   "clusters": res.clusters, "dropped": dropped, "edges": int(sum(edges)), "format": self.fmt()}
+                   "clusters": res.clusters, "dropped": dropped, "edges": int(sum(edges)), "format": self.fmt(),
+                   "stores": [[str(s.folder), str(s.task_dir)] for s in stores[n_index:]]}
         atomic_write_text(ctx.barrier_dir / RESULT, json.dumps(summary, indent=1, sort_keys=True))
         log.info("%s: %d documents, %d clusters, %d dropped", ctx.label, summary["docs"], res.clusters, dropped)
 
@@ -159,7 +160,11 @@ class DedupBarrier(Barrier):
             return
         ctx = self.ctx
         assert isinstance(ctx, ReduceContext)
-        stores = [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
+        pairs = list(zip(ctx.stage_dirs(), ctx.task_dirs))
+        if not pairs:  # the runner's commit context may not list the tasks: reduce recorded them
+            result = json.loads((self.barrier_dir_for() / RESULT).read_text())
+            pairs = [(Path(sd), Path(td)) for sd, td in result["stores"]]
+        stores = [Store.open(sd, td) for sd, td in pairs]
         drops = [read_drop_list(self.barrier_dir_for() / "drop" / f"{safe_name(s.meta['task_id'])}.npy")["pos"]
                  for s in stores]
         # the same run committed twice (a crash after commit) must not add a generation twice
