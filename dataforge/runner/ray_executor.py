@@ -31,6 +31,7 @@ class RayExecutor:
             kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False,
                                       "include_dashboard": False, "logging_level": logging.WARNING}
             if address:
+                _check_reachable(address)
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
@@ -38,7 +39,7 @@ class RayExecutor:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError) as exc:
                 raise DataforgeError(f"executor.address: cannot connect to a Ray cluster at {address!r} ({exc}); "
-                                     "start one with 'ray start --head' or use address: null for a local one") from None
+                                     "start one with 'ray start --head' or leave address unset for a local one") from None
             self._started = True
         self.workers = int(ray.cluster_resources().get("CPU", 1))
         self.options: dict[str, Any] = {"num_cpus": cpus_per_task, "max_retries": max_retries,
@@ -74,3 +75,18 @@ class RayExecutor:
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast with a clear message on a host:port nobody listens on (Ray itself waits, then exits)."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise DataforgeError(f"executor.address: cannot connect to a Ray cluster at {address!r} ({exc.strerror or exc}); "
+                             "start one with 'ray start --head' or leave address unset for a local one") from None
