@@ -30,7 +30,7 @@ _POS = np.array([0x243F6A8885A308D3, 0x13198A2E03707345, 0xA4093822299F31D1, 0x0
                  0x452821E638D01377, 0xBE5466CF34E90C6D, 0xC0AC29B7C97C50DD, 0x3F84D5B5B5470917],
                 dtype=np.uint64)
 # rows of shingles permuted per numpy call: keeps the (rows, K) temporaries in L2
-_BLOCK = 256
+_BLOCK = 128
 
 HashMode = Literal["fast", "datasketch"]
 
@@ -101,33 +101,53 @@ def datasketch_shingle_hashes(sh: list[bytes]) -> np.ndarray:
                        dtype=np.uint32, count=len(sh))
 
 
-def _permute_mersenne(h: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+class _Scratch:
+    """Preallocated (rows, K) buffers: numpy temporaries this size would each cost an
+    mmap and page faults (they exceed malloc's mmap threshold)."""
+
+    def __init__(self, rows: int, k: int) -> None:
+        self.x, self.lo, self.mid, self.t = (np.empty((rows, k), dtype=np.uint64) for _ in range(4))
+
+
+def _permute_mersenne(h: np.ndarray, a: np.ndarray, b: np.ndarray, sc: _Scratch) -> np.ndarray:
     """(a*h + b) mod (2^61-1) for h (n,) and a, b (K,): exact, using 32-bit limbs.
 
     With h = h1*2^32 + h0 and a = a1*2^32 + a0 (h, a < 2^61):
     a*h = a1*h1*2^64 + (a1*h0 + a0*h1)*2^32 + a0*h0, and 2^61 = 1 (mod p) folds each part.
+    Returns a view of ``sc.x``.
     """
+    n = len(h)
     h = (h & MERSENNE) + (h >> _U64(61))  # h mod p (up to one extra p, folded below)
     h = np.where(h >= MERSENNE, h - MERSENNE, h)
     h0 = (h & _M32)[:, None]
     h1 = (h >> _U64(32))[:, None]
     a0 = a & _M32
-    a1x8 = (a >> _U64(32)) << _U64(3)  # 2^64 = 8 (mod p); a1 < 2^29 so a1*8 < 2^32
     a1 = a >> _U64(32)
-    lo = h0 * a0  # < 2^64
-    mid = h0 * a1
-    mid += h1 * a0  # < 2^62
-    x = h1 * a1x8  # < 2^61
-    x += mid >> _U64(29)  # mid*2^32 = (mid>>29)*2^61 + (mid mod 2^29)*2^32
-    x += (mid << _U64(32)) & MERSENNE
-    x += lo & MERSENNE
-    x += lo >> _U64(61)
+    a1x8 = a1 << _U64(3)  # 2^64 = 8 (mod p); a1 < 2^29 so a1*8 < 2^32
+    x, lo, mid, t = sc.x[:n], sc.lo[:n], sc.mid[:n], sc.t[:n]
+    np.multiply(h0, a0, out=lo)  # < 2^64
+    np.multiply(h0, a1, out=mid)
+    np.multiply(h1, a0, out=t)
+    mid += t  # < 2^62
+    np.multiply(h1, a1x8, out=x)  # < 2^61
+    np.right_shift(mid, _U64(29), out=t)  # mid*2^32 = (mid>>29)*2^61 + (mid mod 2^29)*2^32
+    x += t
+    np.left_shift(mid, _U64(32), out=t)
+    t &= MERSENNE
+    x += t
+    np.right_shift(lo, _U64(61), out=t)
+    x += t
+    lo &= MERSENNE
+    x += lo
     x += b  # total < 2^63
-    x = (x & MERSENNE) + (x >> _U64(61))
-    return (x & MERSENNE) + (x >> _U64(61))
+    for _ in range(2):  # fold twice: x <= p
+        np.right_shift(x, _U64(61), out=t)
+        x &= MERSENNE
+        x += t
+    return x
 
 
-def _permute_affine32(h: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _permute_affine32(h: np.ndarray, a: np.ndarray, b: np.ndarray, sc: _Scratch) -> np.ndarray:
     return fmix32(h)[:, None] * a + b  # uint32 arithmetic wraps: mod 2^32
 
 
@@ -148,13 +168,17 @@ def signatures(hashes: list[np.ndarray], perms: Permutations) -> np.ndarray:
     permute = _permute_mersenne if perms.mode == "fast" else _permute_affine32
     res = np.empty((len(nonempty), k), dtype=np.uint64)
     res.fill(_EMPTY)
+    sc = _Scratch(_BLOCK, k)
     for start in range(0, len(allh), _BLOCK):
         stop = min(start + _BLOCK, len(allh))
-        vals = permute(allh[start:stop], perms.a, perms.b)
+        vals = permute(allh[start:stop], perms.a, perms.b, sc)
         d0 = int(np.searchsorted(offsets, start, side="right")) - 1
         d1 = int(np.searchsorted(offsets, stop, side="left"))
+        if d1 - d0 == 1:  # the common case in long documents: one segment
+            np.minimum(res[d0], vals.min(axis=0), out=res[d0])
+            continue
         seg = np.maximum(offsets[d0:d1], start) - start
-        mins = np.minimum.reduceat(vals, seg, axis=0).astype(np.uint64)
+        mins = np.minimum.reduceat(vals, seg, axis=0)
         np.minimum(res[d0:d1], mins, out=res[d0:d1])
     out[nonempty] = res
     return out
