@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 
 WINDOW_S = 60.0  # provider limits are stated per minute
+POLL_S = 0.25  # longest single wait before the window is checked again
 
 
 class RateLimiter:
@@ -36,7 +37,8 @@ class RateLimiter:
                     entry = [now, float(tokens)]
                     self._events.append(entry)
                     return entry
-                await asyncio.sleep(max(self._events[0][0] + WINDOW_S - now, 0.01))
+                # re-check at least every POLL_S: cheap, and a clock that jumps is seen promptly
+                await asyncio.sleep(min(max(self._events[0][0] + WINDOW_S - now, 0.01), POLL_S))
 
     @staticmethod
     def settle(entry: list[float], tokens: int) -> None:

@@ -51,6 +51,8 @@ class FakeLLM:
         self.answered: Counter[str] = Counter()
         self.usage = Counter()
         self.latency = 0.0
+        self.inflight = 0
+        self.peak_inflight = 0
         self.on_request: Callable[[int], None] | None = None
         self.model_text: Callable[[str, int], str] = fake_model
         self.lock = threading.Lock()
@@ -127,6 +129,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
 
     def do_POST(self) -> None:
+        llm = self.server.llm
+        with llm.lock:
+            llm.inflight += 1
+            llm.peak_inflight = max(llm.peak_inflight, llm.inflight)
+        try:
+            self._post()
+        finally:
+            with llm.lock:
+                llm.inflight -= 1
+
+    def _post(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         llm = self.server.llm
