@@ -61,9 +61,11 @@ def main(verbose: int) -> None:
       dataforge run --dry-run pipelines/pretrain_mix.yaml
       dataforge train --shards out/pretrain_mix --model tiny --steps 200 --output out/run1
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)  # the terminal gets warnings; the run's log file gets INFO too
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 if __name__ == "__main__":  # pragma: no cover

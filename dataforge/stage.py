@@ -54,6 +54,7 @@ class RunInfo:
     work_dir: Path  # run scratch: <output>/_work/<config hash>
     sources: list[str]  # input names in pipeline-file order = source priority
     pipeline_name: str = ""
+    log_file: str | None = None  # the run's log file; worker processes append to it too
 
 
 @dataclass

@@ -16,8 +16,8 @@ from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError
 from ..stats import Stats
 
-#: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+#: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked, 4 nothing new to do
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_NOTHING = 0, 1, 2, 3, 4
 
 
 def _err() -> Console:
@@ -66,7 +66,8 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
       dataforge run --dry-run pipelines/pretrain_mix.yaml
       dataforge run --workers 2 --output out/nightly pipelines/pretrain_mix.yaml
     Reruns skip finished work; a killed run resumes where it stopped. Exit codes:
-    0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run.
+    0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run,
+    4 nothing new to do (the output is up to date).
     """
     from .engine import run_pipeline
     from .plan import make_plan
@@ -91,7 +92,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
     out = Console(highlight=False)
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")
-        return
+        sys.exit(EXIT_NOTHING)
     _print_stats(out, result.stats)
     m = result.manifest
     if m:

@@ -62,17 +62,59 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
                              seconds=time.perf_counter() - t0)
         _clear_other_configs(out, plan.work_dir.name)
-        executor = make_executor(config.executor, workers=workers)
-        try:
-            return _run(plan, executor, on_event, t0)
-        finally:
-            executor.close()
+        with _RunLog(out) as run_log:
+            log.info("run %s: config %s, %d tasks, output %s", config.name, plan.config_hash, len(plan.tasks), out)
+            executor = make_executor(config.executor, workers=workers)
+            try:
+                result = _run(plan, executor, on_event, t0, log_file=run_log.path)
+            except BaseException as exc:
+                run_log.summary({"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                                 "seconds": round(time.perf_counter() - t0, 3)})
+                raise
+            finally:
+                executor.close()
+            run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": result.steps_run,
+                             "warnings": (result.manifest or {}).get("warnings", []),
+                             "tokens": (result.manifest or {}).get("tokens"), "train": result.train})
+            return result
 
 
-def _run(plan: Plan, executor: Any, on_event: Event, t0: float) -> RunResult:
+class _RunLog:
+    """Each run's log (everything the library logs, workers included) and summary under ``logs/``."""
+
+    def __init__(self, out: Path) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.dir = out / "logs"
+        self.path = self.dir / f"run-{stamp}.log"
+        self._handler: logging.Handler | None = None
+
+    def __enter__(self) -> "_RunLog":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._handler = logging.FileHandler(self.path, encoding="utf-8")
+        self._handler.setLevel(logging.INFO)
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"))
+        root = logging.getLogger("dataforge")
+        root.addHandler(self._handler)
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)
+        return self
+
+    def summary(self, info: dict[str, Any]) -> None:
+        text = json.dumps(info, indent=1, default=str) + "\n"
+        atomic_write_text(self.path.with_suffix(".summary.json"), text)
+        atomic_write_text(self.dir / "last_run.json", text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handler is not None:
+            logging.getLogger("dataforge").removeHandler(self._handler)
+            self._handler.close()
+
+
+def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Path | None = None) -> RunResult:
     config, out = plan.config, plan.config.output
     run = RunInfo(seed=config.seed, output_dir=out, work_dir=plan.work_dir,
-                  sources=[i.name for i in config.inputs], pipeline_name=config.name)
+                  sources=[i.name for i in config.inputs], pipeline_name=config.name,
+                  log_file=str(log_file) if log_file else None)
     inputs = {i.name: i for i in config.inputs}
     stats = Stats()
     steps = 0

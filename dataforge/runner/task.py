@@ -47,6 +47,7 @@ class TaskJob:
 
 def run_task(job: TaskJob) -> dict[str, Any]:
     """Run one task unless its marker exists; returns its stats as a dict."""
+    _log_to_run_file(job.run.log_file)
     final = job.phase_dir / job.task.task_id
     if is_done(final):
         return Stats.load(final / STATS_FILE).to_dict()
@@ -87,6 +88,25 @@ def run_task(job: TaskJob) -> dict[str, Any]:
     stats.to_json_file(tmp / STATS_FILE)
     commit_dir(tmp, final, output_dir=job.run.output_dir, info={"task": job.task.task_id})
     return stats.to_dict()
+
+
+def _log_to_run_file(path: str | None) -> None:
+    """In a worker process, send the library's log records to the run's log file too (once)."""
+    if path is None:
+        return
+    root = logging.getLogger("dataforge")
+    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
+        return
+    for h in [h for h in root.handlers if getattr(h, "_dataforge_run_log", False)]:
+        root.removeHandler(h)
+        h.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler._dataforge_run_log = True  # type: ignore[attr-defined]
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
 
 
 def _source_stream(job: TaskJob, stats: Stats) -> Iterable[Document]:

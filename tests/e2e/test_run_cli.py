@@ -66,7 +66,7 @@ def test_run_writes_shards_manifest_stats_and_rerun_does_nothing(tmp_path: Path,
     assert "stages" in r.output and "wrote" in r.output
 
     again = CliRunner().invoke(main, ["run", str(p)])
-    assert again.exit_code == 0
+    assert again.exit_code == 4
     assert "nothing to do" in again.output
     assert shard_sums(out) == [(e["path"], e["sha256"]) for e in manifest["shards"]]
 
