@@ -21,7 +21,7 @@ from typing import Any
 from collections.abc import Callable, Iterator
 
 from .. import __version__
-from ..errors import ConfigError, Problem
+from ..errors import ConfigError, DataforgeError, Problem
 from ..io import atomic_write_text
 from .budget import load_prices, price_for
 from .cache import RequestCache
@@ -49,6 +49,7 @@ ALPACA_NUM_PROMPT = 3  # generate_instruction.py num_prompt_instructions
 REQUEST_BATCH_SIZE = 5  # both originals: request_batch_size=5 prompts built from one pool state
 TOP_K_SIMILAR = 10  # both originals keep the 10 most similar pool instructions
 DEFAULT_SEED = 42  # bootstrap_instructions.py random.seed(42)
+MAX_UNUSABLE_RESPONSES = 20  # ours: consecutive responses with no well-formed item stop the run
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class RunState:
     stats: Counter[str] = field(default_factory=Counter)
     templates: dict[str, Template] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
+    unusable_streak: int = 0
 
     def occurrence(self, prompt: str, params: dict[str, Any]) -> int:
         """The n-th identical request of the run (counted in request order) gets a fresh sample."""
@@ -98,11 +100,24 @@ class RunState:
             self.stats["requests.failed"] += 1
             return
         chat = self.client.config.mode == "chat"
-        for item in parser(done.text, done.finish_reason, num_prompt=num_prompt, chat=chat):
+        items = parser(done.text, done.finish_reason, num_prompt=num_prompt, chat=chat)
+        self._check_format(items)
+        for item in items:
             self.stats[counter] += 1
             prov = self.admit(item, template, done)
             if prov is not None:
                 yield item, prov
+
+    def _check_format(self, items: list[Parsed]) -> None:
+        """Stop a run whose model never answers in the list format instead of paying forever."""
+        if any(item.reason not in ("malformed", "truncated") for item in items):
+            self.unusable_streak = 0
+            return
+        self.unusable_streak += 1
+        if self.unusable_streak >= MAX_UNUSABLE_RESPONSES:
+            raise DataforgeError(f"{self.unusable_streak} responses in a row held no well-formed numbered item; "
+                                 "the model does not follow the prompt's list format (try --mode completions "
+                                 "with a base model, or another --model)")
 
     def admit(self, item: Parsed, template: Template, done: Completion) -> dict[str, Any] | None:
         """Count a parsed item; when it passes its rules and is novel (ROUGE-L), add it to

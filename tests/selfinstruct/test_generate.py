@@ -220,3 +220,11 @@ def test_novelty_in_output_matches_rouge_score(llm_server, seed_file, tmp_path):
         assert rouge_tokens(rec["instruction"]) == scorer._tokenizer.tokenize(rec["instruction"])
         assert max(scorer.score(rec["instruction"], p)["rougeL"].fmeasure for p in pool) <= 0.7
         pool.append(rec["instruction"])
+
+
+def test_a_model_that_never_answers_in_the_list_format_stops_the_run(llm_server, seed_file, tmp_path):
+    llm_server.model_text = lambda prompt, seen: "Sure! Here are some ideas for you."
+    result = run_cli(llm_server, seed_file, tmp_path / "f.jsonl")
+    assert result.exit_code == 1
+    assert "20 responses in a row held no well-formed numbered item" in result.output
+    assert len(llm_server.requests) < 20 + 8 + 5  # the streak, plus what was in flight
