@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,7 @@ class Write(Stage):
         name = safe_name(self.ctx.task_id)
         ext = "parquet" if p.format == "parquet" else ("jsonl.zst" if p.compression == "zstd" else "jsonl")
         writer: Any = None
+        finished = False
         try:
             for doc in docs:
                 if writer is None:  # a task reads one source: one file per task
@@ -58,6 +60,11 @@ class Write(Stage):
                     writer = DocWriter(dest) if p.format == "parquet" else _JsonlWriter(dest, p.compression == "zstd")
                 writer.add(doc)
                 yield doc
+            finished = True
         finally:
             if writer is not None:
-                writer.close()
+                if finished:
+                    writer.close()
+                else:  # the task failed or was abandoned: its scratch folder is discarded anyway
+                    with contextlib.suppress(Exception):
+                        writer.close()

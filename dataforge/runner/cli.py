@@ -89,6 +89,11 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
     except DataforgeError as exc:
         con.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
+    except OSError as exc:  # disk full, read-only or vanished output: say which file and why
+        where = exc.filename or cfg.output
+        con.print(f"[bold red]error:[/] {where}: {exc.strerror or exc}; the run stopped and nothing unfinished "
+                  "was marked done (rerun after fixing it to resume)", highlight=False)
+        sys.exit(EXIT_FAILED)
     out = Console(highlight=False)
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")

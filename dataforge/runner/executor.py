@@ -69,9 +69,8 @@ class LocalExecutor:
         while todo:
             pool = self._get_pool()
             futures: dict[Future[Any], int] = {pool.submit(fn, *args[i]): i for i in todo}
-            todo = []
+            todo, suspects = [], []
             pending = set(futures)
-            broken = False
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -79,21 +78,35 @@ class LocalExecutor:
                     try:
                         results[i] = fut.result()
                     except BrokenProcessPool:
-                        broken = True
+                        # every task in flight sees the break, not only the one that caused it
                         attempts[i] += 1
-                        if attempts[i] > self.max_retries:
-                            self.close()
-                            raise TaskFailed(f"task {i} failed {attempts[i]} times: its worker process died "
-                                             "(out of memory or killed?)") from None
-                        todo.append(i)
+                        (suspects if attempts[i] > self.max_retries else todo).append(i)
                         continue
                     if on_done:
                         on_done(i, results[i])
-            if broken:
-                log.warning("a worker process died; retrying %d unfinished task(s) in a new pool", len(todo))
+            if todo or suspects:
+                log.warning("a worker process died; retrying %d unfinished task(s) in a new pool",
+                            len(todo) + len(suspects))
                 self.close()
+            for i in sorted(suspects):  # alone in a process of its own: a death now is its own
+                results[i] = self._isolated(fn, args[i], i)
+                if on_done:
+                    on_done(i, results[i])
             todo.sort()
         return results
+
+    def _isolated(self, fn: Callable[..., Any], a: tuple[Any, ...], i: int) -> Any:
+        """Run one task alone, so a death is its own; up to 1 + max_retries attempts."""
+        ctx = multiprocessing.get_context("forkserver")
+        for _ in range(self.max_retries + 1):
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
+                                     initargs=(logging.getLogger().level,)) as pool:
+                try:
+                    return pool.submit(fn, *a).result()
+                except BrokenProcessPool:
+                    log.warning("task %d: its worker process died while running alone", i)
+        raise TaskFailed(f"task {i}: its worker process died {self.max_retries + 1} times running alone "
+                         "(out of memory or killed?)")
 
     def close(self) -> None:
         if self._pool is not None:
