@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
 _LEN = struct.Struct(">I")
@@ -85,7 +86,10 @@ class ExtractSandbox:
 
     def _start(self) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "dataforge.readers.sandbox", json.dumps(self.options)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        # the child must import this very package, installed or not
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, env=env)
         self._proc = proc
         try:
             status, _ = self._reply(proc, time.monotonic() + _START_TIMEOUT)

@@ -27,6 +27,7 @@ from fastwarc.warc import WarcRecord, WarcRecordType
 from pydantic import Field
 
 from ..document import Document
+from ..stats import Stats
 from .base import Reader, ReaderParams
 from .extract import ExtractOptions, HtmlExtractor, decode_html, looks_like_html
 from .warc_records import BodyEncodingError, decode_http_body, iter_records
@@ -111,7 +112,7 @@ class WarcReader(_RecordReader):
     record_types = WarcRecordType.response
     parse_http = True
 
-    def __init__(self, params: ReaderParams, *, source: str, stats) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, params: ReaderParams, *, source: str, stats: Stats) -> None:
         super().__init__(params, source=source, stats=stats)
         self.extractor = HtmlExtractor(params)  # type: ignore[arg-type]
         self._html_types = {t.lower() for t in params.content_types}  # type: ignore[attr-defined]
@@ -134,6 +135,9 @@ class WarcReader(_RecordReader):
                 self._skip(path, offset, reason, http.status_line or "")
                 continue
             mime = (rec.http_content_type or "").lower()
+            if mime and mime not in self._html_types:  # decided before any decompression
+                self._skip(path, offset, "not_html", mime)
+                continue
             try:
                 body = decode_http_body(
                     payload,
@@ -143,8 +147,8 @@ class WarcReader(_RecordReader):
             except BodyEncodingError as exc:
                 self._skip(path, offset, exc.reason, str(exc))
                 continue
-            if not self._is_html(mime, body):
-                self._skip(path, offset, "not_html", mime or "no content type")
+            if not mime and not looks_like_html(body):  # untyped response: sniff it
+                self._skip(path, offset, "not_html", "no content type")
                 continue
             result = self.extractor.extract(decode_html(body, rec.http_charset))
             if result.text is None:
@@ -153,11 +157,6 @@ class WarcReader(_RecordReader):
             meta = _record_meta(rec)
             meta["content_type"] = mime or "text/html"
             yield self._document(path, rec, result.text, meta)
-
-    def _is_html(self, mime: str, body: bytes) -> bool:
-        if mime:
-            return mime in self._html_types
-        return looks_like_html(body)  # untyped response: sniff it
 
 
 class WetReader(_RecordReader):
