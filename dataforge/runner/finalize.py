@@ -6,6 +6,7 @@ import json
 import logging
 import platform
 import shutil
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -69,6 +70,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     clear_stale(final)
     tmp = fresh_tmp_dir(final)
     on_event("reduce_start", title="mix + pack shards")
+    started = time.perf_counter()
     tokenizer = load_tokenizer(tokenizer_path)
     eos = tokenizer.token_to_id(params.eos)
     tok_sha = sha256_file(tokenizer_path)
@@ -90,6 +92,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     for split, n in result.dropped_tail.items():
         own.add(PACK_LABEL, "*", f"{split}_tokens_dropped_tail", n)
     own.add(PACK_LABEL, "*", "tokens_truncated", result.truncated_tokens)
+    own.add(PACK_LABEL, "*", "seconds", time.perf_counter() - started)
     own.to_json_file(tmp / "stats.json")
     stats.merge(own)
 
