@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from .rouge import ROUGE_THRESHOLD, lcs_length, match_masks, rouge_l_f1, rouge_tokens
 
 _MARGIN = 1e-9  # prune only bounds certainly below the threshold (float ties go to exact scoring)
+TOP_K_POSTINGS = 20_000  # provenance only: postings read per query when listing the most similar
 
 
 @dataclass
@@ -76,18 +77,21 @@ class NoveltyIndex:
         return idx
 
     def check(self, text: str, *, top_k: int = 0) -> Verdict:
-        """Is ``text`` novel (ROUGE-L F1 <= threshold against every pool item)?
+        """Is ``text`` novel (ROUGE-L F1 <= threshold against every pool item)? Exact.
 
-        With ``top_k`` > 0 the verdict also lists the ``top_k`` most similar pool items
-        with exact scores (best-first over the bag-of-words bound), for provenance.
+        With ``top_k`` > 0 the verdict also lists up to ``top_k`` most similar pool items
+        with exact scores, for provenance: best-first over the bag-of-words bound among
+        the items sharing one of the text's rarer tokens (at most ``TOP_K_POSTINGS``
+        postings are read, so a common word never makes this a scan of the pool).
         """
         toks = rouge_tokens(text)
         m = len(toks)
         # Unknown tokens cannot match any pool item; negative ids keep them distinct.
         ids = [self._vocab.get(tok, -1 - i) for i, tok in enumerate(toks)]
-        if top_k > 0:
-            return self._check_top_k(ids, top_k)
-        return self._check_decision(ids, m)
+        verdict = self._check_decision(ids, m)
+        if top_k > 0 and m and self.texts:
+            verdict.similar = self._top_k(ids, top_k, verdict.similar)
+        return verdict
 
     def check_and_add(self, text: str, *, top_k: int = 0) -> Verdict:
         """``check`` then, when novel, ``add`` (new items join the pool at once)."""
@@ -130,35 +134,32 @@ class NoveltyIndex:
                     return Verdict(novel=False, similar=[(idx, score)], scored=scored)
         return Verdict(novel=True, scored=scored)
 
-    # -- top-k for provenance: best-first over the bound over every sharing item --------
+    # -- top-k for provenance: best-first over the bound -------------------------------
 
-    def _check_top_k(self, ids: list[int], top_k: int) -> Verdict:
+    def _top_k(self, ids: list[int], top_k: int, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
         m = len(ids)
-        if m == 0 or not self.texts:
-            return Verdict(novel=True)
         qkeys = _bag_keys(ids)
-        overlaps: dict[int, int] = {}
-        for key in qkeys:
-            for idx in self._postings.get(key, ()):
-                overlaps[idx] = overlaps.get(idx, 0) + 1
-        bounded = sorted(((2 * o / (m + len(self._tokens[i])), i) for i, o in overlaps.items()),
+        keys = sorted((k for k in qkeys if k >= 0), key=lambda k: len(self._postings.get(k, ())))
+        cands: set[int] = {idx for idx, _ in found}
+        budget = TOP_K_POSTINGS
+        for key in keys:
+            posting = self._postings.get(key, ())
+            if cands and len(posting) > budget:
+                break
+            budget -= len(posting)
+            cands.update(posting)
+        bounded = sorted(((2 * len(qkeys & self._keys[i]) / (m + len(self._tokens[i])), i) for i in cands),
                          key=lambda t: (-t[0], t[1]))
         masks = match_masks(ids)
         best: list[tuple[int, float]] = []
-        scored, rejected = 0, False
         for bound, idx in bounded:
-            # Stop once the top k cannot change and no unscored item could decide a rejection.
-            if (len(best) >= top_k and best[-1][1] >= bound + _MARGIN
-                    and (rejected or bound < self._prune_below)):
+            if len(best) >= top_k and best[-1][1] >= bound:
                 break
             cand = self._tokens[idx]
-            scored += 1
-            score = rouge_l_f1(lcs_length(masks, m, cand), m, len(cand))
-            rejected = rejected or score > self.threshold
-            best.append((idx, score))
+            best.append((idx, rouge_l_f1(lcs_length(masks, m, cand), m, len(cand))))
             best.sort(key=lambda t: (-t[1], t[0]))
             del best[top_k:]
-        return Verdict(novel=not rejected, similar=best, scored=scored)
+        return [b for b in best if b[1] > 0]
 
 
 def _bag_keys(ids: list[int]) -> frozenset[int]:

@@ -102,7 +102,9 @@ def test_top_k_scores_equal_brute_force(stream):
     for query in stream[175:215]:
         verdict = idx.check(query, top_k=5)
         scores = sorted((SCORER.score(query, p)["rougeL"].fmeasure for p in stream[:175]), reverse=True)[:5]
-        assert [s for _, s in verdict.similar] == [s for s in scores if s > 0][:len(verdict.similar)]
+        # equal in value; at a tie on the k-th place float rounding may pick a different item
+        assert [s for _, s in verdict.similar] == pytest.approx([s for s in scores if s > 0][:len(verdict.similar)])
+        assert len(verdict.similar) == min(5, sum(s > 0 for s in scores))
         assert verdict.novel == (not scores[0] > 0.7)
 
 
