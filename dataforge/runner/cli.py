@@ -21,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_NOTHING = 0, 1, 2, 3, 4
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _load(pipeline: str) -> PipelineConfig:
@@ -94,7 +94,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
         con.print(f"[bold red]error:[/] {where}: {exc.strerror or exc}; the run stopped and nothing unfinished "
                   "was marked done (rerun after fixing it to resume)", highlight=False)
         sys.exit(EXIT_FAILED)
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")
         sys.exit(EXIT_NOTHING)
@@ -171,7 +171,11 @@ def _print_stats(con: Console, stats: Stats) -> None:
     t = Table(title="stages")
     for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
         t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")
-    for label in stats.counts:
+    def order(label: str) -> tuple[int, str]:
+        head = label.split(":", 1)[0]
+        return (int(head) if head.isdigit() else (-1 if label == "read" else 10**6), label)
+
+    for label in sorted(stats.counts, key=order):
         tot = stats.totals(label)
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])
