@@ -1,0 +1,231 @@
+"""Training a fastText quality classifier (the library behind ``dataforge classifier``).
+
+Positive ("hq") and negative ("lq") documents are read from JSONL (optionally .gz/.zst),
+Parquet or plain-text files; a deterministic held-out split (xxhash of seed, file and
+record number) measures precision, recall, accuracy and ROC AUC. The model is fastText
+supervised with word bigrams (DCLM, Li et al. 2024, section 4.4) and is quantized to a
+small ``.ftz`` by default. Training uses one thread so that a seed gives the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import xxhash
+
+from ..errors import ConfigError, DataforgeError, InputError
+from ..io import open_text_lines, temp_path_for
+from .fasttext_model import load_model, one_line
+from .quality import score_batch
+
+log = logging.getLogger(__name__)
+
+POSITIVE, NEGATIVE = "hq", "lq"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    text_key: str = "text"  # JSONL/Parquet field holding the text
+    valid_fraction: float = 0.1  # held out for the metrics
+    seed: int = 0
+    word_ngrams: int = 2  # DCLM: bigram fastText classifier
+    dim: int = 16  # small: the shipped model is ~0.5 MB; bigger dims overfit small training sets
+    epoch: int = 10  # fastText's supervised tutorial default range (5-25)
+    lr: float = 0.1  # fastText supervised default
+    min_count: int = 2  # ignore words seen once (noise on small training sets)
+    bucket: int = 200_000  # hashed n-gram buckets (fastText default 2M: too big to ship)
+    quantize: bool = True  # product-quantize to .ftz (fastText's -qnorm -cutoff recipe)
+    cutoff: int = 20_000  # words + n-grams kept when quantizing
+    balance: bool = True  # downsample the larger class in the training split (DCLM trains balanced)
+    chunk_chars: int = 2000  # plain-text files are cut into documents of about this many characters
+
+
+@dataclass(frozen=True)
+class Metrics:
+    n_train_hq: int
+    n_train_lq: int
+    n_valid_hq: int
+    n_valid_lq: int
+    precision: float
+    recall: float
+    accuracy: float
+    auc: float
+    model_bytes: int = 0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def iter_texts(path: str, *, text_key: str = "text", chunk_chars: int = 2000) -> Iterator[str]:
+    """Documents of one file: JSONL records, Parquet rows, or chunks of a text file."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: no such file (give JSONL, Parquet or .txt files)")
+    name = path.removesuffix(".gz").removesuffix(".zst").removesuffix(".zstd")
+    if name.endswith(".parquet"):
+        yield from _parquet_texts(path, text_key)
+    elif name.endswith((".jsonl", ".json", ".ndjson")):
+        yield from _jsonl_texts(path, text_key)
+    else:
+        yield from _text_chunks(path, chunk_chars)
+
+
+def _jsonl_texts(path: str, text_key: str) -> Iterator[str]:
+    for lineno, raw in enumerate(open_text_lines(path), 1):
+        if not raw.strip():
+            continue
+        try:
+            text = json.loads(raw)[text_key]
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s", InputError(path, lineno, f"no {text_key!r} string ({exc.__class__.__name__})"))
+            continue
+        if isinstance(text, str) and text.strip():
+            yield text
+
+
+def _parquet_texts(path: str, text_key: str) -> Iterator[str]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    if text_key not in pf.schema_arrow.names:
+        raise ConfigError(f"{path}: no column {text_key!r} (use --text-key; columns: {', '.join(pf.schema_arrow.names)})")
+    for batch in pf.iter_batches(columns=[text_key], batch_size=1024):
+        yield from (t for t in batch.column(0).to_pylist() if isinstance(t, str) and t.strip())
+
+
+def _text_chunks(path: str, chunk_chars: int) -> Iterator[str]:
+    """Paragraphs (blank-line separated; lines if there are no blank lines) joined or cut
+    into documents of about ``chunk_chars`` characters."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        text = fh.read()
+    pieces = text.split("\n\n") if "\n\n" in text else text.split("\n")
+    buf: list[str] = []
+    size = 0
+    for piece in (p.strip() for p in pieces):
+        while len(piece) > chunk_chars:  # cut long paragraphs at a space
+            cut = piece.rfind(" ", chunk_chars // 2, chunk_chars)
+            cut = cut if cut > 0 else chunk_chars
+            yield piece[:cut]
+            piece = piece[cut:].strip()
+        if not piece:
+            continue
+        buf.append(piece)
+        size += len(piece)
+        if size >= chunk_chars:
+            yield "\n\n".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield "\n\n".join(buf)
+
+
+def _hash(key: str) -> int:
+    return xxhash.xxh64_intdigest(key.encode("utf-8", "surrogatepass"))
+
+
+def in_validation(seed: int, source: str, index: int, fraction: float) -> bool:
+    """Deterministic held-out membership of record ``index`` of ``source``."""
+    h = _hash(f"{seed}:{source}:{index}")
+    return (h % 1_000_000) < fraction * 1_000_000
+
+
+def split_examples(
+    positive: list[str], negative: list[str], opts: TrainOptions
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train, valid) lists of (label, text); the training split balanced if asked."""
+    train: dict[str, list[tuple[str, str]]] = {POSITIVE: [], NEGATIVE: []}
+    valid: list[tuple[str, str]] = []
+    for label, paths in ((POSITIVE, positive), (NEGATIVE, negative)):
+        for path in paths:
+            for i, text in enumerate(iter_texts(path, text_key=opts.text_key, chunk_chars=opts.chunk_chars)):
+                dest = valid if in_validation(opts.seed, path, i, opts.valid_fraction) else train[label]
+                dest.append((label, text))
+    for label in train:
+        if not train[label]:
+            raise ConfigError(f"no {label} training documents: check the --{'positive' if label == POSITIVE else 'negative'} files")
+    if opts.balance:
+        n = min(len(v) for v in train.values())
+        for label, rows in train.items():  # keep a deterministic pseudo-random subset
+            rows.sort(key=lambda r: _hash(f"{opts.seed}:{r[1][:200]}"))
+            del rows[n:]
+    merged = train[POSITIVE] + train[NEGATIVE]
+    merged.sort(key=lambda r: _hash(f"{opts.seed}:order:{r[1][:200]}"))  # shuffle for SGD
+    return merged, valid
+
+
+def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC (Mann-Whitney U with average ranks for ties); NaN if one class is missing."""
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    _, inverse = np.unique(scores, return_inverse=True)  # average ranks within ties
+    ranks = np.bincount(inverse, weights=ranks)[inverse] / np.bincount(inverse)[inverse]
+    return float((ranks[labels == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def evaluate(model: object, examples: list[tuple[str, str]], threshold: float = 0.5) -> dict[str, float]:
+    """Precision, recall, accuracy (at ``threshold``) and AUC of ``model`` on (label, text) pairs."""
+    if not examples:
+        return {"precision": float("nan"), "recall": float("nan"), "accuracy": float("nan"), "auc": float("nan")}
+    labels = np.array([lab == POSITIVE for lab, _ in examples], dtype=np.int64)
+    scores = np.array(score_batch(model, [t for _, t in examples], POSITIVE))
+    pred = scores >= threshold
+    tp = int((pred & (labels == 1)).sum())
+    return {
+        "precision": tp / max(int(pred.sum()), 1),
+        "recall": tp / max(int(labels.sum()), 1),
+        "accuracy": float((pred == (labels == 1)).mean()),
+        "auc": auc_score(labels, scores),
+    }
+
+
+def train_classifier(positive: list[str], negative: list[str], output: str | Path, opts: TrainOptions) -> Metrics:
+    """Train, measure on the held-out split, and write the model atomically to ``output``."""
+    import fasttext
+
+    train, valid = split_examples(positive, negative, opts)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
+        train_file = os.path.join(tmp, "train.txt")
+        with open(train_file, "w", encoding="utf-8", errors="replace") as fh:
+            for label, text in train:
+                fh.write(f"__label__{label} {one_line(text)}\n")
+        try:
+            model = fasttext.train_supervised(
+                input=train_file, wordNgrams=opts.word_ngrams, dim=opts.dim, epoch=opts.epoch, lr=opts.lr,
+                minCount=opts.min_count, bucket=opts.bucket, thread=1, seed=opts.seed, verbose=0,
+            )
+            if opts.quantize:
+                model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=opts.cutoff, thread=1, verbose=0)
+        except RuntimeError as exc:  # fastText: "Encountered NaN."
+            raise DataforgeError(f"fastText training failed ({exc}); try a smaller --lr or another --seed") from exc
+        tmp_out = temp_path_for(output)
+        model.save_model(str(tmp_out))
+        os.replace(tmp_out, output)
+    load_model.cache_clear()  # a model at this path may have been loaded before
+    scores = evaluate(model, valid)
+    return Metrics(
+        n_train_hq=sum(1 for lab, _ in train if lab == POSITIVE),
+        n_train_lq=sum(1 for lab, _ in train if lab == NEGATIVE),
+        n_valid_hq=sum(1 for lab, _ in valid if lab == POSITIVE),
+        n_valid_lq=sum(1 for lab, _ in valid if lab == NEGATIVE),
+        model_bytes=output.stat().st_size,
+        **scores,
+    )
+
+
+def evaluate_files(model_path: str, positive: list[str], negative: list[str], *, text_key: str = "text") -> dict[str, float]:
+    """Metrics of a saved model on labelled files (all of them, no split)."""
+    examples = [(POSITIVE, t) for p in positive for t in iter_texts(p, text_key=text_key)]
+    examples += [(NEGATIVE, t) for p in negative for t in iter_texts(p, text_key=text_key)]
+    return evaluate(load_model(model_path), examples)

@@ -1,0 +1,64 @@
+"""FineWeb's own quality rules (Penedo et al. 2024, "The FineWeb Datasets", section 3.5;
+datatrove ``FineWebQualityFilter``, whose option names and defaults these are).
+
+Rules, in datatrove's order: too few lines ending in terminal punctuation, too many
+short lines, too many characters in duplicated lines, too many newlines per word.
+
+CJK: lines ending in "。", "！" or "？" count as punctuated (the terminal set covers
+all scripts), and the short-line rule counts characters, so Chinese and Japanese pages
+are judged on their lines; the newline-per-word rule sees one "word" per unspaced run,
+so CJK pages with several lines per run of text are dropped as ``list_ratio``.
+"""
+
+from __future__ import annotations
+
+from ..stage import FilterParams
+from .base import TextRuleFilter
+from .repetition import duplicates
+from .text import TERMINAL_PUNCTUATION, words
+
+
+class FineWebQualityParams(FilterParams):
+    # FineWeb: drop if fewer than 12% of lines end in punctuation (datatrove default)
+    line_punct_thr: float = 0.12
+    # datatrove: also drop documents where no line ends in punctuation (False = drop them)
+    line_punct_exclude_zero: bool = False
+    # datatrove: characters that end a "punctuated" line; None = every sentence terminal
+    stop_chars: tuple[str, ...] | None = None
+    # FineWeb: drop if more than 67% of lines are short (<= 30 characters)
+    short_line_thr: float = 0.67
+    short_line_length: int = 30
+    # FineWeb: drop if more than 1% of characters are in duplicated lines
+    char_duplicates_ratio: float = 0.01
+    # FineWeb: drop if there are more than 0.3 newlines per word (list-like pages)
+    new_line_ratio: float = 0.3
+
+
+_TERMINAL = tuple(sorted(TERMINAL_PUNCTUATION))
+
+
+def fineweb_quality_reason(text: str, p: FineWebQualityParams) -> str | None:
+    """Why FineWeb's rules drop ``text``, or None to keep it."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return "empty"
+    stop = p.stop_chars if p.stop_chars is not None else _TERMINAL
+    ratio = sum(1 for line in lines if line.endswith(stop)) / len(lines)
+    if ratio < p.line_punct_thr and not (ratio == 0 and p.line_punct_exclude_zero):
+        return "line_punct_ratio"
+    if sum(1 for line in lines if len(line) <= p.short_line_length) / len(lines) > p.short_line_thr:
+        return "short_line_ratio"
+    chars = len(text) - text.count("\n")
+    if chars and duplicates(lines)[1] / chars > p.char_duplicates_ratio:
+        return "char_dup_ratio"
+    n_words = len(words(text))
+    if not n_words or text.count("\n") / n_words > p.new_line_ratio:
+        return "list_ratio"
+    return None
+
+
+class FineWebQuality(TextRuleFilter):
+    """FineWeb's line-punctuation, short-line, duplicate-line and list rules."""
+
+    Params = FineWebQualityParams
+    rule = staticmethod(fineweb_quality_reason)
