@@ -28,7 +28,7 @@ from .errors import ConfigError, Problem
 from .io import expand_glob
 from .stage import Params, safe_name
 
-TOP_LEVEL = ("name", "description", "seed", "output", "executor", "inputs", "stages", "train")
+TOP_LEVEL = ("name", "description", "seed", "output", "staging", "executor", "inputs", "stages", "train")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 
@@ -78,10 +78,11 @@ class PipelineConfig:
     stages: list[StageSpec]
     train: Any = None  # dataforge.train.config.TrainConfig when a train: section is present
     raw: dict[str, Any] = field(default_factory=dict)
+    publish_url: str | None = None  # output: was a URL; the run builds in `output` (local staging), then uploads
 
     def config_hash(self) -> str:
         """Hash of everything that shapes the output (not the executor, not train:)."""
-        shaping = {k: v for k, v in self.raw.items() if k not in ("executor", "train", "description")}
+        shaping = {k: v for k, v in self.raw.items() if k not in ("executor", "train", "description", "staging")}
         blob = json.dumps(shaping, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -209,10 +210,21 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
     _check_mix(c, stages, inputs)
     train = _train(c, raw.get("train"))
 
+    staging = raw.get("staging")
+    if staging is not None and not isinstance(staging, str):
+        c.add(("staging",), f"staging must be a local folder path, got {staging!r}")
+        staging = None
+    publish_url = None
+    local_output = Path(str(output))
+    if isinstance(output, str) and "://" in output:
+        from .runner.remote import staging_dir
+
+        publish_url = output
+        local_output = staging_dir(output, name, staging)
     if c.problems:
         raise ConfigError(c.problems)
-    return PipelineConfig(path=path, name=name, seed=seed, output=Path(str(output)), executor=executor,
-                          inputs=inputs, stages=stages, train=train, raw=raw)
+    return PipelineConfig(path=path, name=name, seed=seed, output=local_output, executor=executor,
+                          inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url)
 
 
 def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:

@@ -66,9 +66,45 @@ def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:
         yield from buffered
 
 
+def is_url(path: str) -> bool:
+    """An fsspec URL (s3://, gs://, file://, memory://, ...) rather than a local path."""
+    return "://" in path
+
+
 def expand_glob(pattern: str) -> list[str]:
-    """Sorted files matching ``pattern`` (``**`` allowed). Sorting makes runs deterministic."""
+    """Sorted files matching ``pattern`` (``**`` allowed); URLs go through fsspec and come
+    back as URLs. Sorting makes runs deterministic."""
+    if is_url(pattern):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(pattern)
+        proto = pattern.split("://", 1)[0]
+        found = fs.glob(path) if glob.has_magic(path) else ([path] if fs.exists(path) else [])
+        return sorted(f"{proto}://{p.lstrip('/') if proto != 'file' else p}" for p in found if fs.isfile(p))
     return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+
+
+def file_version(path: str) -> tuple[int, str]:
+    """(size, a token that changes when the file does): mtime locally, etag/mtime remotely."""
+    if is_url(path):
+        import fsspec
+
+        fs, p = fsspec.core.url_to_fs(path)
+        info = fs.info(p)
+        token = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or info.get("created")
+        return int(info.get("size") or 0), str(token)
+    st = os.stat(path)
+    return st.st_size, str(st.st_mtime_ns)
+
+
+def fetch_to(url: str, dest: Path) -> Path:
+    """Copy a remote input to a local file (streamed), for readers that need a local path."""
+    import fsspec
+
+    with fsspec.open(url, "rb") as src, open(dest, "wb") as dst:
+        while block := src.read(1 << 20):
+            dst.write(block)
+    return dest
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

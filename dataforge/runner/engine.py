@@ -23,6 +23,7 @@ from ..stats import Stats
 from .executor import make_executor
 from .finalize import finalize_tokens, train_run_tokenizer
 from .plan import Plan, make_plan
+from .remote import publish
 from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done
 from .task import STATS_FILE, TaskJob, run_task
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Event = Callable[..., None]
 COMPLETE = "COMPLETE"
+PUBLISHED = "PUBLISHED"
 
 
 @dataclass
@@ -59,6 +61,9 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             stats = Stats.load(out / "stats.json")
             manifest = _read_json(out / "manifest.json")
             on_event("up_to_date", output=str(out))
+            if config.publish_url and not (plan.work_dir / PUBLISHED).exists():  # an earlier publish broke off
+                publish(out, config.publish_url)
+                atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
             return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
                              seconds=time.perf_counter() - t0)
         _clear_other_configs(out, plan.work_dir.name)
@@ -73,6 +78,11 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                 raise
             finally:
                 executor.close()
+            if config.publish_url:
+                on_event("reduce_start", title=f"publish to {config.publish_url}")
+                publish(out, config.publish_url)
+                atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
+                on_event("reduce_end", title=f"publish to {config.publish_url}")
             run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": result.steps_run,
                              "warnings": (result.manifest or {}).get("warnings", []),
                              "tokens": (result.manifest or {}).get("tokens"), "train": result.train})

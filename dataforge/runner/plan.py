@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import xxhash
 
 from ..config import PipelineConfig, StageSpec
+from ..io import file_version
 from ..registry import TERMINAL
 from ..stage import safe_name
 
@@ -67,9 +67,9 @@ class Plan:
         return [p.exit for p in self.phases if p.exit is not None]
 
 
-def task_id_for(source: str, path: str, size: int, mtime_ns: int) -> str:
-    """Readable and stable: source, file name, and a hash of path, size and mtime."""
-    digest = xxhash.xxh64(f"{path}\0{size}\0{mtime_ns}".encode()).hexdigest()[:10]
+def task_id_for(source: str, path: str, size: int, version: str) -> str:
+    """Readable and stable: source, file name, and a hash of path, size and mtime (or etag)."""
+    digest = xxhash.xxh64(f"{path}\0{size}\0{version}".encode()).hexdigest()[:10]
     return safe_name(f"{source}--{Path(path).name}")[:80] + f"-{digest}"
 
 
@@ -77,9 +77,9 @@ def make_plan(config: PipelineConfig) -> Plan:
     tasks: list[TaskSpec] = []
     for inp in config.inputs:  # source order = priority order; files sorted within a source
         for path in inp.files:
-            st = os.stat(path)
-            tasks.append(TaskSpec(task_id=task_id_for(inp.name, path, st.st_size, st.st_mtime_ns),
-                                  source=inp.name, path=path, size=st.st_size))
+            size, version = file_version(path)
+            tasks.append(TaskSpec(task_id=task_id_for(inp.name, path, size, version),
+                                  source=inp.name, path=path, size=size))
     body = [s for s in config.stages if s.name not in TERMINAL]
     phases: list[Phase] = []
     entry: StageSpec | None = None

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config import InputSpec, StageSpec
 from ..document import Document
+from ..io import fetch_to, is_url
 from ..readers.base import READ_LABEL
 from ..stage import RunInfo, Stage, TaskContext
 from ..stats import Stats
@@ -56,7 +57,7 @@ def run_task(job: TaskJob) -> dict[str, Any]:
     publish = tmp / "publish"
     ctx_base = dict(run=job.run, task_id=job.task.task_id, stats=stats, task_dir=tmp, publish_dir=publish)
 
-    stream: Iterable[Document] = _source_stream(job, stats)
+    stream: Iterable[Document] = _source_stream(job, stats, tmp)
     opened: list[Stage] = []
     phase = job.phase
     if phase.entry is not None:
@@ -109,12 +110,26 @@ def _log_to_run_file(path: str | None) -> None:
         root.setLevel(logging.INFO)
 
 
-def _source_stream(job: TaskJob, stats: Stats) -> Iterable[Document]:
+def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Document]:
     if job.prev_dir is not None:
         return read_docs(job.prev_dir / DOCS_FILE)
     assert job.input is not None
     reader = job.input.reader_cls(job.input.reader_params, source=job.task.source, stats=stats)
-    return _instrument(lambda _: reader.read(job.task.path), (), stats, READ_LABEL, count_in=False)
+    path = job.task.path
+    if is_url(path):  # object stores: stream a copy into the task's scratch folder (removed with it)
+        local = fetch_to(path, tmp_dir / ("input" + "".join(Path(path).suffixes[-2:])))
+
+        local_prefix, url_prefix = reader.doc_id(str(local), ""), reader.doc_id(path, "")
+
+        def read(_: object) -> Iterator[Document]:
+            for doc in reader.read(str(local)):
+                if doc.id.startswith(local_prefix):  # fallback ids name the URL, not the scratch copy
+                    doc.id = url_prefix + doc.id[len(local_prefix):]
+                yield doc
+            local.unlink()
+
+        return _instrument(read, (), stats, READ_LABEL, count_in=False)
+    return _instrument(lambda _: reader.read(path), (), stats, READ_LABEL, count_in=False)
 
 
 def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str, *,
