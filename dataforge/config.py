@@ -28,7 +28,7 @@ from .errors import ConfigError, Problem
 from .io import expand_glob
 from .stage import Params, safe_name
 
-TOP_LEVEL = ("name", "description", "seed", "output", "staging", "executor", "inputs", "stages", "train")
+TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "inputs", "stages", "train")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 
@@ -79,10 +79,12 @@ class PipelineConfig:
     train: Any = None  # dataforge.train.config.TrainConfig when a train: section is present
     raw: dict[str, Any] = field(default_factory=dict)
     publish_url: str | None = None  # output: was a URL; the run builds in `output` (local staging), then uploads
+    append: bool = False  # cron mode: process only inputs not in the output's manifest; append shards
 
     def config_hash(self) -> str:
         """Hash of everything that shapes the output (not the executor, not train:)."""
-        shaping = {k: v for k, v in self.raw.items() if k not in ("executor", "train", "description", "staging")}
+        shaping = {k: v for k, v in self.raw.items()
+                   if k not in ("executor", "train", "description", "staging", "append")}
         blob = json.dumps(shaping, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -221,10 +223,16 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
 
         publish_url = output
         local_output = staging_dir(output, name, staging)
+    append = raw.get("append", False)
+    if not isinstance(append, bool):
+        c.add(("append",), f"append must be true or false, got {append!r}")
+    if append is True and not any(s.name == "tokenize" for s in stages):
+        c.add(("append",), "append: true adds shards to an earlier run's output; add a 'tokenize' stage")
     if c.problems:
         raise ConfigError(c.problems)
     return PipelineConfig(path=path, name=name, seed=seed, output=local_output, executor=executor,
-                          inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url)
+                          inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url,
+                          append=append is True)
 
 
 def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:

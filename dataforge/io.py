@@ -115,6 +115,23 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def checksum(path: str) -> str:
+    """xxh3-128 of a file's bytes (local path or fsspec URL), streamed."""
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    if is_url(path):
+        import fsspec
+
+        opener: Any = fsspec.open(path, "rb")
+    else:
+        opener = open(path, "rb")
+    with opener as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make a rename inside ``path`` durable."""
     with contextlib.suppress(OSError):

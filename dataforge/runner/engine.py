@@ -22,7 +22,7 @@ from ..stage import ReduceContext, RunInfo, safe_name
 from ..stats import Stats
 from .executor import make_executor
 from .finalize import finalize_tokens, train_run_tokenizer
-from .plan import Plan, make_plan
+from .plan import Plan, append_plan, make_plan
 from .remote import publish
 from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done
 from .task import STATS_FILE, TaskJob, run_task
@@ -56,6 +56,12 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
     plan = make_plan(config)
     out = config.output
     with RunLock(out):
+        if config.append and (out / "manifest.json").exists():
+            plan = append_plan(plan, json.loads((out / "manifest.json").read_text()))
+            if not plan.tasks:
+                on_event("up_to_date", output=str(out))
+                return RunResult(output=out, stats=Stats(), manifest=plan.base, nothing_to_do=True,
+                                 seconds=time.perf_counter() - t0)
         complete = plan.work_dir / COMPLETE
         if complete.exists() and (out / "stats.json").exists():
             stats = Stats.load(out / "stats.json")

@@ -11,11 +11,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import atomic_write, sha256_file
+from ..io import atomic_write, checksum, sha256_file
 from ..stats import Stats
 from ..tokenize.encode import load_tokenizer, train_tokenizer, vocab_size
 from ..tokenize.pack import pack
-from ..tokenize.shards import MANIFEST, ShardSpec, manifest_core, write_manifest
+from ..tokenize.shards import MANIFEST, ShardError, ShardInfo, ShardSpec, manifest_core, write_manifest
 from .docstore import read_docs
 from .plan import Plan
 from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done
@@ -83,9 +83,12 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     mix = plan_mixture(plan, task_dirs, dtype=spec.dtype, validation_fraction=params.validation_fraction)
     own = Stats()
     shard_dir = out / "shards"
+    base = plan.base
+    start = {split: sum(1 for s in (base or {}).get("shards", []) if s["split"] == split)
+             for split in ("train", "validation")}
     result = pack(task_dirs, spec=spec, params=params, seed=plan.config.seed, shard_dir=shard_dir,
                   scratch=tmp / "shuffle", total_rows_hint=mix.total_tokens // params.seq_len + 1,
-                  copies=mix.copies)
+                  copies=mix.copies, start_index=start)
     for source, counts in result.per_source.items():
         for key, n in counts.items():
             own.add(PACK_LABEL, source, key, n)
@@ -98,15 +101,24 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
 
     with atomic_write(out / "tokenizer.json", "wb") as fh, open(tokenizer_path, "rb") as src:
         shutil.copyfileobj(src, fh)
-    manifest = manifest_core(spec, result.shards)
+    run_inputs = [{"source": t.source, "path": t.path, "bytes": t.size, "version": t.version,
+                   "checksum": checksum(t.path)} for t in plan.tasks]
+    this_run = {"inputs": len(run_inputs), "sources": mix.report(result.per_source),
+                "shards": [s.path for s in result.shards], "tokens_dropped_tail": result.dropped_tail}
+    if base is not None and base.get("tokenizer", {}).get("sha256") != tok_sha:
+        raise ShardError(f"{out}: its shards were made with tokenizer {base['tokenizer']['sha256'][:12]}, "
+                         f"this run's is {tok_sha[:12]}; appending would mix vocabularies")
+    shards = [ShardInfo(**s) for s in (base or {}).get("shards", [])] + result.shards
+    manifest = manifest_core(spec, shards)
     manifest.update({
         "name": plan.config.name,
         "config_hash": plan.config_hash,
         "seed": plan.config.seed,
         "versions": _versions(),
-        "inputs": [{"source": t.source, "path": t.path, "bytes": t.size} for t in plan.tasks],
-        "sources": mix.report(result.per_source),
-        "tokens": {split: sum(s.tokens for s in result.shards if s.split == split) for split in ("train", "validation")},
+        "inputs": (base or {}).get("inputs", []) + run_inputs,
+        "sources": this_run["sources"],
+        "runs": (base or {}).get("runs", []) + [this_run],
+        "tokens": {split: sum(s.tokens for s in shards if s.split == split) for split in ("train", "validation")},
         "tokens_dropped_tail": result.dropped_tail,
         "validation_fraction": params.validation_fraction,
         "shuffle": params.shuffle,
@@ -116,7 +128,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
         for w in mix.warnings:
             log.warning("%s", w)
     write_manifest(out, manifest)
-    listed = {s.path for s in result.shards}
+    listed = {s.path for s in shards}
     for stale in shard_dir.glob("*.arrow"):
         if stale.name not in listed:
             stale.unlink()

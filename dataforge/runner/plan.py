@@ -21,6 +21,7 @@ class TaskSpec:
     source: str
     path: str
     size: int
+    version: str = ""  # mtime (local) or etag (object store) when planned
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Plan:
     mix: StageSpec | None
     tokenize: StageSpec | None
     config_hash: str
+    base: dict | None = None  # append mode: the manifest of the output this run adds to
     work_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +81,7 @@ def make_plan(config: PipelineConfig) -> Plan:
         for path in inp.files:
             size, version = file_version(path)
             tasks.append(TaskSpec(task_id=task_id_for(inp.name, path, size, version),
-                                  source=inp.name, path=path, size=size))
+                                  source=inp.name, path=path, size=size, version=version))
     body = [s for s in config.stages if s.name not in TERMINAL]
     phases: list[Phase] = []
     entry: StageSpec | None = None
@@ -93,3 +95,28 @@ def make_plan(config: PipelineConfig) -> Plan:
     phases.append(Phase(index=len(phases), entry=entry, stages=current, exit=None))
     return Plan(config=config, tasks=tasks, phases=phases, mix=config.stage("mix"),
                 tokenize=config.stage("tokenize"), config_hash=config.config_hash())
+
+
+def append_plan(plan: Plan, base: dict) -> Plan:
+    """Cron mode: keep only the input files the output's manifest has not seen.
+
+    A file is seen when the manifest lists the same path and size, and the same version
+    token (mtime/etag) or, failing that, the same content checksum.
+    """
+    from ..errors import ConfigError
+    from ..io import checksum
+
+    if base.get("config_hash") != plan.config_hash:
+        raise ConfigError(f"{plan.config.output}: made by another pipeline configuration "
+                          f"({base.get('config_hash')}, this one is {plan.config_hash}); appending would mix "
+                          "two configurations: use another output directory or drop 'append: true'")
+    seen = {(i["path"], i["bytes"]): i for i in base.get("inputs", [])}
+    new = []
+    for t in plan.tasks:
+        old = seen.get((t.path, t.size))
+        if old is not None and (old.get("version") == t.version or old.get("checksum") == checksum(t.path)):
+            continue
+        new.append(t)
+    out = Plan(config=plan.config, tasks=new, phases=plan.phases, mix=plan.mix, tokenize=plan.tokenize,
+               config_hash=plan.config_hash, base=base)
+    return out

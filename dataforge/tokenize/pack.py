@@ -161,16 +161,19 @@ CopiesFn = Callable[[str, str, int], int]
 
 
 def pack(task_dirs: list[Path], *, spec: ShardSpec, params: TokenizeParams, seed: int, shard_dir: Path,
-         scratch: Path, total_rows_hint: int, copies: CopiesFn | None = None) -> PackResult:
+         scratch: Path, total_rows_hint: int, copies: CopiesFn | None = None,
+         start_index: dict[str, int] | None = None) -> PackResult:
     """Pack every task's encoded documents (task order, then document order) into shards.
 
     ``copies(id, source, n_tokens)`` says how many times a document is written (the
     mixture plan: 0 drops it, 2 repeats it); validation documents are chosen by stable
-    hash and written once, to validation shards only.
+    hash and written once, to validation shards only. ``start_index`` continues shard
+    numbering per split (appending to an earlier run's shards).
     """
     n_buckets = max(1, math.ceil(total_rows_hint / max(1, params.shuffle_buffer_rows)))
     sinks = {
-        split: RowSink(ShardWriter(shard_dir, spec, split=split, rows_per_shard=params.rows_per_shard),
+        split: RowSink(ShardWriter(shard_dir, spec, split=split, rows_per_shard=params.rows_per_shard,
+                                   start_index=(start_index or {}).get(split, 0)),
                        shuffle=params.shuffle, seed=seed, work_dir=scratch, n_buckets=n_buckets)
         for split in ("train", "validation")
     }
