@@ -1,7 +1,9 @@
 """Generation throughput against a local OpenAI-compatible server with 100 ms latency.
 
 Server: the test suite's fake endpoint (tests/selfinstruct/conftest.py: real sockets,
-a threaded HTTP server, every answer delayed by --latency). Compared side by side:
+a threaded HTTP server, every answer delayed by --latency), in its own process. Each
+run gets a fresh cache, so every request is really sent (the server's model is seeded
+by prompt, so repeated runs see the same answers). Compared side by side:
 
 * peer: the originals' request pattern - one blocking request at a time (the sync
   ``openai.OpenAI`` client in a loop, as utils.openai_completion / gpt3_api.make_requests
@@ -19,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -41,22 +43,34 @@ from tests.selfinstruct.conftest import FakeLLM, _Handler, _Server  # noqa: E402
 SEEDS = REPO / "data" / "instructions" / "seed_tasks.jsonl"
 
 
-def start_server(latency: float) -> tuple[_Server, FakeLLM]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.request_queue_size = 128
+class _BigBacklog(_Server):
+    request_queue_size = 256
+
+
+def _serve(latency: float, port: multiprocessing.Value) -> None:  # type: ignore[valid-type]
+    server = _BigBacklog(("127.0.0.1", 0), _Handler)
     server.llm = FakeLLM()
     server.llm.latency = latency
-    server.llm.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.llm
+    port.value = server.server_address[1]
+    server.serve_forever()
 
 
-def peer_sequential(llm: FakeLLM, requests: int) -> float:
+def start_server(latency: float) -> tuple[multiprocessing.Process, str]:
+    """The fake endpoint in its own process, so it does not share the client's GIL."""
+    port = multiprocessing.Value("i", 0)
+    proc = multiprocessing.Process(target=_serve, args=(latency, port), daemon=True)
+    proc.start()
+    while not port.value:
+        time.sleep(0.01)
+    return proc, f"http://127.0.0.1:{port.value}/v1"
+
+
+def peer_sequential(url: str, requests: int) -> float:
     seeds = load_seed_tasks(SEEDS)
     examples = [{"instruction": t["instruction"], "input": t["instances"][0]["input"],
                  "output": t["instances"][0]["output"]} for t in seeds]
     tmpl = load_template("alpaca_generate.txt")
-    client = openai.OpenAI(api_key="x", base_url=llm.url, max_retries=0)
+    client = openai.OpenAI(api_key="x", base_url=url, max_retries=0)
     t0 = time.perf_counter()
     for i in range(requests):
         prompt = alpaca_prompt(tmpl, sample_alpaca_examples(examples, request_rng(0, "alpaca", i), 3))
@@ -65,12 +79,11 @@ def peer_sequential(llm: FakeLLM, requests: int) -> float:
     return time.perf_counter() - t0
 
 
-def ours(llm: FakeLLM, method: str, n: int, concurrency: int, batch: int = 5) -> tuple[float, dict]:
-    llm.reset()
+def ours(url: str, method: str, n: int, concurrency: int, batch: int = 5) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.jsonl"
         settings = GenerateSettings(method=method, num_instructions=n, request_batch_size=batch)
-        config = ClientConfig(model="fake-model", base_url=llm.url, concurrency=concurrency)
+        config = ClientConfig(model="fake-model", base_url=url, concurrency=concurrency)
         t0 = time.perf_counter()
         summary = run_generation(settings, config, seed_tasks=SEEDS, output=out, api_key="x")
         return time.perf_counter() - t0, summary
@@ -81,17 +94,17 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--latency", type=float, default=0.1)
     args = ap.parse_args()
-    server, llm = start_server(args.latency)
+    server, url = start_server(args.latency)
     n_alpaca = 3 * args.requests  # the fake model writes 3 instructions per response
     rows = []
-    t_peer = peer_sequential(llm, args.requests)
+    t_peer = peer_sequential(url, args.requests)
     rows.append(("peer: sequential blocking requests (originals' pattern)", t_peer, args.requests, None))
     for conc in (1, 32):
-        t, s = ours(llm, "alpaca", n_alpaca, conc)
+        t, s = ours(url, "alpaca", n_alpaca, conc)
         rows.append((f"dataforge alpaca, concurrency {conc}", t, s["usage"]["requests"], s["accepted"]))
-    t, s = ours(llm, "self-instruct", args.requests // 2, 32, batch=32)
+    t, s = ours(url, "self-instruct", args.requests // 2, 32, batch=32)
     rows.append(("dataforge self-instruct, concurrency 32 (batch 32)", t, s["usage"]["requests"], s["accepted"]))
-    server.shutdown()
+    server.terminate()
     lines = [f"### Generation throughput: local server, {args.latency * 1000:.0f} ms per response", "",
              "| | time (s) | requests | requests/s | records/s | vs peer |", "|---|---:|---:|---:|---:|---:|"]
     peer_rps = args.requests / t_peer

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from .rouge import ROUGE_THRESHOLD, lcs_length, match_masks, rouge_l_f1, rouge_tokens
 
 _MARGIN = 1e-9  # prune only bounds certainly below the threshold (float ties go to exact scoring)
-TOP_K_POSTINGS = 20_000  # provenance only: postings read per query when listing the most similar
+TOP_K_POSTINGS = 5_000  # provenance only: postings read per query when listing the most similar
 
 
 @dataclass
@@ -79,7 +79,7 @@ class NoveltyIndex:
     def check(self, text: str, *, top_k: int = 0) -> Verdict:
         """Is ``text`` novel (ROUGE-L F1 <= threshold against every pool item)? Exact.
 
-        With ``top_k`` > 0 the verdict also lists up to ``top_k`` most similar pool items
+        With ``top_k`` > 0 a novel verdict also lists up to ``top_k`` most similar pool items
         with exact scores, for provenance: best-first over the bag-of-words bound among
         the items sharing one of the text's rarer tokens (at most ``TOP_K_POSTINGS``
         postings are read, so a common word never makes this a scan of the pool).
@@ -89,7 +89,7 @@ class NoveltyIndex:
         # Unknown tokens cannot match any pool item; negative ids keep them distinct.
         ids = [self._vocab.get(tok, -1 - i) for i, tok in enumerate(toks)]
         verdict = self._check_decision(ids, m)
-        if top_k > 0 and m and self.texts:
+        if top_k > 0 and verdict.novel and m and self.texts:  # a rejection already names its match
             verdict.similar = self._top_k(ids, top_k, verdict.similar)
         return verdict
 

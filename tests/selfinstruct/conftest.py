@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -19,15 +20,22 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+_SEED_WORDS = sorted({w for line in (Path(__file__).resolve().parents[2] / "data" / "instructions" /
+                                    "seed_tasks.jsonl").read_text().splitlines()
+                      for w in re.findall(r"[a-z]{4,}", json.loads(line)["instances"][0]["output"].lower())})
 WORDS = ("apple river quantum violin desert lantern copper orbit meadow puzzle harbor canyon falcon pepper "
          "glacier ribbon saddle tundra velvet walnut yonder zephyr anchor basil cobalt dune ember fjord "
          "garnet hazel island jasmine kettle lemon marble nectar oyster pebble quartz raven sierra tulip "
          "umber vortex willow xenon yarrow zinnia bramble cinder dapple eclipse fern grotto heron ivy "
-         "juniper kelp lotus moss nimbus onyx prairie quill rust slate thistle urchin vale wren yew").split()
+         "juniper kelp lotus moss nimbus onyx prairie quill rust slate thistle urchin vale wren yew").split() + [
+    w for w in _SEED_WORDS if w not in ("image", "images", "graph", "graphs", "picture", "pictures", "file",
+                                        "files", "draw", "plot", "video", "audio", "music", "flowchart",
+                                        "diagram", "maps")]
 
 
 @dataclass
@@ -124,6 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:  # keep pytest output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._send(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
