@@ -2,7 +2,7 @@
 
 Run with the benchmark venv (it has dataforge installed editable, datatrove, warcio):
 
-    /work/bench-venv/bin/python benchmarks/bench_read_extract.py            # ~6 min on 2 cores
+    /work/bench-venv/bin/python benchmarks/bench_read_extract.py            # ~10 min on 2 cores
     /work/bench-venv/bin/python benchmarks/bench_read_extract.py --quick    # smaller inputs
 
 Input: the bundled WARCs (data/warc/*.warc.gz; the WET is not HTML) concatenated into
@@ -158,8 +158,8 @@ def main() -> None:
         worker(args)
         return
 
-    reps = 2 if args.quick else 4
-    repeat = 1 if args.quick else 2
+    reps = 2 if args.quick else 6
+    repeat = 1 if args.quick else 3
     tmp = Path(tempfile.mkdtemp(prefix="bench_read_extract_"))
     try:
         speed_dir = tmp / "speed"
@@ -201,7 +201,7 @@ def write_report(rows: list, mb: float, reps: int, rss: dict, small: int, big: i
         f"and repeated {reps}x = {mb:.1f} MB gzip, {rows[0][1]['docs']} HTML pages kept by our reader. "
         "Each configuration ran in a subprocess pinned to one CPU (`taskset -c 0`). Rates are per CPU-second: "
         "user+system time of the process and its extractor child processes (the 2-core machine was shared with "
-        "other work, so wall-clock time is not a fair clock; CPU time is). Best of 2 runs. "
+        "other work, so wall-clock time is not a fair clock; CPU time is). Best of 3 runs. "
         "MB/s is compressed WARC input. Tokenize = HF tokenizers `encode_batch` (data/tokenizer.json, batches of 64).",
         "Produced by `benchmarks/bench_read_extract.py` (machine: 2 cores, no GPU).",
         "",

@@ -134,10 +134,12 @@ class ExtractSandbox:
 
 def _read_exact(stream: BinaryIO, n: int, deadline: float) -> bytes:
     fd = stream.fileno()
+    poller = select.poll()  # not select(): it fails on descriptors above 1023
+    poller.register(fd, select.POLLIN)
     buf = bytearray()
     while len(buf) < n:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not poller.poll(left * 1000):
             raise SandboxTimeout()
         chunk = os.read(fd, min(n - len(buf), 1 << 20))
         if not chunk:
