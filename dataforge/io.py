@@ -60,10 +60,14 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
 
 
 def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:
-    """Yield raw lines (bytes, with newline) of a possibly compressed file, streaming."""
-    with open_binary(path) as fh:
-        buffered = io.BufferedReader(fh, buffer_size=1 << 20) if not isinstance(fh, io.BufferedReader) else fh  # type: ignore[arg-type]
-        yield from buffered
+    """Yield raw lines (bytes, with newline) of a possibly compressed file, streaming.
+
+    Every whole line before damage is yielded, then ``readers.lines.TruncatedInput`` is
+    raised for a truncated or corrupt .gz/.zst (see that module for why not gzip.open).
+    """
+    from .readers.lines import iter_lines
+
+    yield from iter_lines(str(path))
 
 
 def is_url(path: str) -> bool:

@@ -24,7 +24,8 @@ from .executor import make_executor
 from .finalize import finalize_tokens, train_run_tokenizer
 from .plan import Plan, append_plan, make_plan
 from .remote import publish
-from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done
+from ..dedup.runs import SignatureFileError
+from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
 from .task import STATS_FILE, TaskJob, run_task
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     tok = plan.tokenize
     if tok is not None and tok.params.tokenizer is not None:
         tokenizer_path = tok.params.tokenizer
+    barrier_phase: dict[str, Path] = {}
     for phase in plan.phases:
         phase_dir = plan.work_dir / f"phase-{phase.index}"
         prev_dir = plan.work_dir / f"phase-{phase.index - 1}" if phase.index else None
@@ -155,7 +157,22 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
                          tokenize=tok, tokenizer_path=tokenizer_path),) for t in plan.tasks]
         steps += _run_tasks(executor, jobs, stats, on_event, phase_dir, f"phase {phase.index}: {phase.describe()}")
         if phase.exit is not None:
-            steps += _reduce(phase.exit, run, executor, plan, phase_dir, stats, on_event)
+            try:
+                steps += _reduce(phase.exit, run, executor, plan, phase_dir, stats, on_event)
+            except SignatureFileError as exc:
+                if not exc.task_dirs:
+                    raise  # the damage is in cross-run state (the index): fatal, the message says how to fix
+                # a task's side file is corrupt: redo those tasks, then the reduce (once)
+                log.warning("%s; redoing %d task(s) of phase %d", exc, len(exc.task_dirs), phase.index)
+                redo = {Path(d).name for d in exc.task_dirs}
+                for name in redo:
+                    remove_quietly(marker(phase_dir / name))
+                    remove_quietly(phase_dir / name)
+                # their stats were merged already and a redo counts the same documents: not merged again
+                steps += _run_tasks(executor, [j for j in jobs if j[0].task.task_id in redo], Stats(), on_event,
+                                    phase_dir, f"phase {phase.index}: redo tasks with corrupt side files")
+                steps += _reduce(phase.exit, run, executor, plan, phase_dir, stats, on_event)
+            barrier_phase[phase.exit.label] = phase_dir
 
     manifest = None
     if tok is not None:
@@ -185,7 +202,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     stats_dict = stats.to_dict()
     atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
     for spec in plan.barriers:
-        _barrier(spec, run, executor, plan, stats, None).commit()
+        _barrier(spec, run, executor, plan, stats, barrier_phase.get(spec.label)).commit()
     _drop_heavy_intermediates(plan)
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,

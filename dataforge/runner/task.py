@@ -48,7 +48,16 @@ class TaskJob:
 
 def run_task(job: TaskJob) -> dict[str, Any]:
     """Run one task unless its marker exists; returns its stats as a dict."""
-    _log_to_run_file(job.run.log_file)
+    handler = _log_to_run_file(job.run.log_file)
+    try:
+        return _run_task(job)
+    finally:
+        if handler is not None:  # never keep the output's log file open between tasks
+            logging.getLogger("dataforge").removeHandler(handler)
+            handler.close()
+
+
+def _run_task(job: TaskJob) -> dict[str, Any]:
     final = job.phase_dir / job.task.task_id
     if is_done(final):
         return Stats.load(final / STATS_FILE).to_dict()
@@ -91,23 +100,22 @@ def run_task(job: TaskJob) -> dict[str, Any]:
     return stats.to_dict()
 
 
-def _log_to_run_file(path: str | None) -> None:
-    """In a worker process, send the library's log records to the run's log file too (once)."""
+def _log_to_run_file(path: str | None) -> logging.Handler | None:
+    """In a worker process, send the library's log records to the run's log file too.
+
+    Returns the handler to remove after the task (None in the driver, which has its own)."""
     if path is None:
-        return
+        return None
     root = logging.getLogger("dataforge")
-    if any(getattr(h, "baseFilename", None) == path for h in root.handlers):
-        return
-    for h in [h for h in root.handlers if getattr(h, "_dataforge_run_log", False)]:
-        root.removeHandler(h)
-        h.close()
+    if any(getattr(h, "baseFilename", None) == str(Path(path).resolve()) for h in root.handlers):
+        return None
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler._dataforge_run_log = True  # type: ignore[attr-defined]
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"))
     root.addHandler(handler)
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
+    return handler
 
 
 def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Document]:
