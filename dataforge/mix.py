@@ -6,15 +6,17 @@ or ``mix: {weights: {...}}``), absolute budgets (``inputs.X.tokens``), or temper
 sampling (p_s proportional to n_s^alpha, as in multilingual LMs, e.g. XLM-R's alpha=0.3).
 
 A source sampled at rate r = target/available gets floor(r) full epochs, plus the
-documents whose stable hash u(seed, id, epoch) falls under a threshold chosen so the
+units whose stable hash u(seed, id, epoch) falls under a threshold chosen so the
 fractional epoch's tokens land on target (a token-weighted quantile, found with a
-histogram in bounded memory). Never more than ``max_epochs``.
+histogram in bounded memory). Never more than ``max_epochs``. A unit is a document, or
+a ``piece_tokens`` piece of a longer one, so a source of a few long documents (books)
+can still be sampled at a small rate; a piece cut from its document ends in EOS.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -33,6 +35,7 @@ class MixParams(Params):
     temperature: float | None = None  # alpha in p ~ n^alpha over available tokens (0.3 in XLM-R); overrides weights
     max_epochs: float = 4.0  # cap on repeats per source (Muennighoff et al. 2023: ~4 epochs are as good as new data)
     shortfall: Literal["redistribute", "leave"] = "redistribute"  # what a capped source's missing share does
+    piece_tokens: int = 4096  # sampling unit for long documents (a book is sampled in pieces of this many tokens)
 
 
 class Mix(Stage):
@@ -88,6 +91,7 @@ class MixPlan:
     rate: dict[str, float] = field(default_factory=dict)  # expected copies per document
     threshold: dict[str, float] = field(default_factory=dict)  # hash cut for the fractional epoch
     seed: int = 0
+    piece_tokens: int = 4096
     active: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -95,17 +99,30 @@ class MixPlan:
     def total_tokens(self) -> int:
         return sum(self.target.values()) if self.active else sum(self.available.values())
 
-    @property
-    def copies(self) -> Callable[[str, str, int], int] | None:
+    def selector(self, eos: int) -> Callable[[str, str, np.ndarray], list[np.ndarray]] | None:
+        """What to write of each document: copies of it, or of its sampled pieces."""
         if not self.active:
             return None
 
-        def fn(doc_id: str, source: str, n_tokens: int) -> int:
+        def select(doc_id: str, source: str, tokens: np.ndarray) -> list[np.ndarray]:
             rate = self.rate.get(source, 0.0)
             full = int(math.floor(rate))
-            return full + (1 if unit_hash(self.seed, "mix", full, doc_id) < self.threshold.get(source, 0.0) else 0)
+            cut = self.threshold.get(source, 0.0)
+            units = list(_units(doc_id, len(tokens), self.piece_tokens))
+            counts = [full + (1 if unit_hash(self.seed, "mix", full, key) < cut else 0) for key, _, _ in units]
+            out: list[np.ndarray] = []
+            for epoch in range(max(counts, default=0)):
+                start = None
+                for (key, a, b), c in zip(units + [("", len(tokens), len(tokens))], counts + [0]):
+                    if c > epoch and start is None:
+                        start = a
+                    elif c <= epoch and start is not None:
+                        piece = tokens[start:a]
+                        out.append(piece if a == len(tokens) else np.append(piece, np.asarray(eos, piece.dtype)))
+                        start = None
+            return out
 
-        return fn
+        return select
 
     def report(self, per_source: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
         realised_total = sum(c.get("train_tokens", 0) for c in per_source.values()) or 1
@@ -156,6 +173,7 @@ def plan_mixture(plan: Any, task_dirs: list[Path], *, dtype: np.dtype, validatio
     if mix_spec is None:
         return result
     params: MixParams = mix_spec.params
+    result.piece_tokens = params.piece_tokens
     result.active = True
     budgets = {i.name: i.tokens for i in plan.config.inputs if i.tokens is not None}
     if budgets and params.weights is None and params.temperature is None:
@@ -220,7 +238,8 @@ def _thresholds(result: MixPlan, task_dirs: list[Path], *, dtype: np.dtype, vali
                                  unit_hash(result.seed, "validation", doc_id) < validation_fraction):
                     continue
                 full = int(math.floor(result.rate[source]))
-                h[min(BINS - 1, int(unit_hash(result.seed, "mix", full, doc_id) * BINS))] += ntok
+                for key, a, b in _units(doc_id, ntok, result.piece_tokens):
+                    h[min(BINS - 1, int(unit_hash(result.seed, "mix", full, key) * BINS))] += b - a
     for s, h in hist.items():
         cum = np.cumsum(h)
         k = int(np.searchsorted(cum, frac_target[s]))  # first bin whose inclusion reaches the target
@@ -229,3 +248,12 @@ def _thresholds(result: MixPlan, task_dirs: list[Path], *, dtype: np.dtype, vali
         # include bin k only if that lands closer to the target than stopping before it
         cut = k + 1 if abs(cum[k] - frac_target[s]) <= abs(frac_target[s] - below) else k
         result.threshold[s] = cut / BINS
+
+
+def _units(doc_id: str, n: int, piece: int) -> Iterator[tuple[str, int, int]]:
+    """Sampling units of a document: (hash key, start, end); the whole document when short."""
+    if n <= piece:
+        yield doc_id, 0, n
+        return
+    for k, a in enumerate(range(0, n, piece)):
+        yield f"{doc_id}#{k}", a, min(n, a + piece)

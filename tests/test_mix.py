@@ -80,3 +80,24 @@ def test_same_seed_same_bytes_other_seed_other_order(tmp_path: Path, data_dir: P
     assert sums("s1") == sums("s1b")
     assert sums("s1") != sums("s2")
     assert a["sources"]["c4"]["tokens_target"] == b["sources"]["c4"]["tokens_target"] == 50_000
+
+
+def test_long_documents_are_sampled_in_pieces(tmp_path: Path, data_dir: Path) -> None:
+    """Two whole books cannot make a 10% share of a small mix; 4k-token pieces can."""
+    p = tmp_path / "books.yaml"
+    p.write_text(f"""\
+seed: 4
+output: {tmp_path / 'out'}
+executor: {{workers: 1}}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl, weight: 0.9}}
+  books: {{reader: text, paths: "{data_dir}/books/*.txt", split: file, weight: 0.1}}
+stages:
+  - mix: {{target_tokens: 200_000}}
+  - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 64, shard_tokens: 65536}}
+""")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output
+    books = json.loads((tmp_path / "out" / "manifest.json").read_text())["sources"]["books"]
+    assert books["docs_available"] == 2 and books["tokens_available"] > 200_000
+    assert abs(books["tokens_realised"] - 20_000) <= 4096 + 1  # within one piece of the target

@@ -88,7 +88,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
              for split in ("train", "validation")}
     result = pack(task_dirs, spec=spec, params=params, seed=plan.config.seed, shard_dir=shard_dir,
                   scratch=tmp / "shuffle", total_rows_hint=mix.total_tokens // params.seq_len + 1,
-                  copies=mix.copies, start_index=start)
+                  select=mix.selector(eos), start_index=start)
     for source, counts in result.per_source.items():
         for key, n in counts.items():
             own.add(PACK_LABEL, source, key, n)

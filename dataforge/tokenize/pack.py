@@ -157,17 +157,18 @@ class PackResult:
     truncated_tokens: int
 
 
-CopiesFn = Callable[[str, str, int], int]
+SelectFn = Callable[[str, str, np.ndarray], list[np.ndarray]]
 
 
 def pack(task_dirs: list[Path], *, spec: ShardSpec, params: TokenizeParams, seed: int, shard_dir: Path,
-         scratch: Path, total_rows_hint: int, copies: CopiesFn | None = None,
+         scratch: Path, total_rows_hint: int, select: SelectFn | None = None,
          start_index: dict[str, int] | None = None) -> PackResult:
     """Pack every task's encoded documents (task order, then document order) into shards.
 
-    ``copies(id, source, n_tokens)`` says how many times a document is written (the
-    mixture plan: 0 drops it, 2 repeats it); validation documents are chosen by stable
-    hash and written once, to validation shards only. ``start_index`` continues shard
+    ``select(id, source, tokens)`` returns what of a document is written (the mixture
+    plan: nothing drops it, two copies repeat it, pieces of a long one sample it); each
+    part ends in EOS. Validation documents are chosen by stable hash and written once,
+    whole, to validation shards only. ``start_index`` continues shard
     numbering per split (appending to an earlier run's shards).
     """
     n_buckets = max(1, math.ceil(total_rows_hint / max(1, params.shuffle_buffer_rows)))
@@ -191,18 +192,17 @@ def pack(task_dirs: list[Path], *, spec: ShardSpec, params: TokenizeParams, seed
             for j, (doc_id, source) in enumerate(zip(ids, sources)):
                 count = per_source.setdefault(source, {"train_docs": 0, "train_tokens": 0, "validation_docs": 0,
                                                        "validation_tokens": 0, "repeats": 0})
-                ntok = int(n[j])
                 doc = tokens[offsets[j]:offsets[j + 1]]
                 if params.validation_fraction and unit_hash(seed, "validation", doc_id) < params.validation_fraction:
-                    split, times = "validation", 1
+                    split, parts = "validation", [doc]
                 else:
-                    split, times = "train", (1 if copies is None else copies(doc_id, source, ntok))
-                count["repeats"] += max(0, times - 1)
-                for _ in range(times):
-                    picks[split].append(doc)
-                    lens[split].append(ntok)
+                    split, parts = "train", ([doc] if select is None else select(doc_id, source, doc))
+                count["repeats"] += max(0, len(parts) - 1)
+                for part in parts:
+                    picks[split].append(part)
+                    lens[split].append(len(part))
                     count[f"{split}_docs"] += 1
-                    count[f"{split}_tokens"] += ntok
+                    count[f"{split}_tokens"] += len(part)
                 _flush_if_large(packers, picks, lens)
             _flush_if_large(packers, picks, lens, force=True)
     shards: list[ShardInfo] = []
