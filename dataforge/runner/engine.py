@@ -7,6 +7,7 @@ bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -80,8 +81,9 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             try:
                 result = _run(plan, executor, on_event, t0, log_file=run_log.path)
             except BaseException as exc:
-                run_log.summary({"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                                 "seconds": round(time.perf_counter() - t0, 3)})
+                with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
+                    run_log.summary({"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                                     "seconds": round(time.perf_counter() - t0, 3)})
                 raise
             finally:
                 executor.close()
