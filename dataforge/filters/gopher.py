@@ -16,6 +16,7 @@ lines and paragraphs. Put ``langid`` first to route them elsewhere.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from pydantic import Field
@@ -99,7 +100,7 @@ class WordStats(NamedTuple):
     vocab: Counter[str]  # token -> count
 
 
-def word_stats(toks: list[str]) -> WordStats:
+def word_stats(toks: Sequence[str]) -> WordStats:
     """Counts Gopher's rules need, computed once per distinct token."""
     vocab = Counter(toks)
     n_real = real_chars = n_alpha = 0

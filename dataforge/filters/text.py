@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from .wordsplit import SPECIALS, split_chunk
 
@@ -48,8 +49,17 @@ _SENT_END = TERMINAL_PUNCTUATION - frozenset(
 )
 
 
-def words(text: str) -> list[str]:
-    """Word tokens of ``text`` (punctuation tokens included, whitespace dropped)."""
+@lru_cache(maxsize=4)
+def words(text: str) -> tuple[str, ...]:
+    """Word tokens of ``text`` (punctuation tokens included, whitespace dropped).
+
+    The last few results are cached (as datatrove caches its spaCy calls), so the
+    filters of one chain that look at the same text split it once."""
+    return tuple(split_words(text))
+
+
+def split_words(text: str) -> list[str]:
+    """``words`` without the cache (for many small texts, such as lines)."""
     out: list[str] = []
     specials = SPECIALS
     for chunk in text.split():
@@ -68,7 +78,7 @@ def count_sentences(text: str) -> int:
     A new sentence starts at the first non-punctuation token after a token made of one
     terminal punctuation character. Text with no tokens counts as zero sentences.
     """
-    toks = words(text)
+    toks = split_words(text)
     if not toks:
         return 0
     n = 1
@@ -87,15 +97,14 @@ def _is_punct_token(tok: str) -> bool:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (for C4 with ``split_paragraph: false``), stripped, non-empty."""
+    """Sentences of ``text`` (for C4 with ``split_paragraph: false``), stripped, non-empty.
+
+    Same boundaries as ``count_sentences``; the text between them is kept as written."""
     out: list[str] = []
     current: list[str] = []
     seen_end = False
-    for chunk_tok in _tokens_with_space(text):
-        tok, space = chunk_tok
-        if seen_end and tok in _SENT_END:
-            pass
-        elif seen_end and not _is_punct_token(tok):
+    for tok, space in _tokens_with_space(text):
+        if seen_end and tok not in _SENT_END and not _is_punct_token(tok):
             out.append("".join(current).strip())
             current = []
             seen_end = False

@@ -136,6 +136,8 @@ def _build_specials() -> dict[str, tuple[str, ...]]:
             for c in clitics.split():
                 for form in (c, "'" + c, "’" + c):
                     out[stem + form] = (stem, form)
+    for unit in "CFKcfk":  # "50°C." -> 50 ° C .
+        out[f"°{unit}."] = ("°", unit, ".")
     for h in range(1, 13):
         for period in ("am", "a.m.", "pm", "p.m."):
             out[f"{h}{period}"] = (str(h), period)
@@ -144,7 +146,7 @@ def _build_specials() -> dict[str, tuple[str, ...]]:
                         "y’all": ("y’", "all"), "ima": ("i", "m", "a"), "i'ma": ("i", "'m", "a"),
                         "c'mon": ("c'm", "on"), "c’mon": ("c’m", "on")}.items():
         out[word] = parts
-        out[word.title()] = (parts[0].title(), parts[1])
+        out[word.title()] = (parts[0].title(), *parts[1:])
     for word in _EXCLUDED:
         out.pop(word, None)
     return out
