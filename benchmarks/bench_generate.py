@@ -19,6 +19,7 @@ Writes the throughput section of benchmarks/results/selfinstruct.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import multiprocessing
@@ -65,28 +66,28 @@ def start_server(latency: float) -> tuple[multiprocessing.Process, str]:
     return proc, f"http://127.0.0.1:{port.value}/v1"
 
 
-def peer_sequential(url: str, requests: int) -> float:
+def peer_sequential(url: str, requests: int) -> tuple[float, float]:
     seeds = load_seed_tasks(SEEDS)
     examples = [{"instruction": t["instruction"], "input": t["instances"][0]["input"],
                  "output": t["instances"][0]["output"]} for t in seeds]
     tmpl = load_template("alpaca_generate.txt")
     client = openai.OpenAI(api_key="x", base_url=url, max_retries=0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(requests):
         prompt = alpaca_prompt(tmpl, sample_alpaca_examples(examples, request_rng(0, "alpaca", i), 3))
         client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": prompt}],
                                        **ALPACA_SAMPLING)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def ours(url: str, method: str, n: int, concurrency: int, batch: int = 5) -> tuple[float, dict]:
+def ours(url: str, method: str, n: int, concurrency: int, batch: int = 5) -> tuple[float, float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.jsonl"
         settings = GenerateSettings(method=method, num_instructions=n, request_batch_size=batch)
         config = ClientConfig(model="fake-model", base_url=url, concurrency=concurrency)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = run_generation(settings, config, seed_tasks=SEEDS, output=out, api_key="x")
-        return time.perf_counter() - t0, summary
+        return time.perf_counter() - t0, time.process_time() - c0, summary
 
 
 def main() -> None:
@@ -97,23 +98,28 @@ def main() -> None:
     server, url = start_server(args.latency)
     n_alpaca = 3 * args.requests  # the fake model writes 3 instructions per response
     rows = []
-    t_peer = peer_sequential(url, args.requests)
-    rows.append(("peer: sequential blocking requests (originals' pattern)", t_peer, args.requests, None))
+    t_peer, cpu = peer_sequential(url, args.requests)
+    rows.append(("peer: sequential blocking requests (originals' pattern)", t_peer, cpu, args.requests, None))
     for conc in (1, 32):
-        t, s = ours(url, "alpaca", n_alpaca, conc)
-        rows.append((f"dataforge alpaca, concurrency {conc}", t, s["usage"]["requests"], s["accepted"]))
-    t, s = ours(url, "self-instruct", args.requests // 2, 32, batch=32)
-    rows.append(("dataforge self-instruct, concurrency 32 (batch 32)", t, s["usage"]["requests"], s["accepted"]))
+        t, cpu, s = ours(url, "alpaca", n_alpaca, conc)
+        rows.append((f"dataforge alpaca, concurrency {conc}", t, cpu, s["usage"]["requests"], s["accepted"]))
+    t, cpu, s = ours(url, "self-instruct", args.requests // 2, 32, batch=32)
+    rows.append(("dataforge self-instruct, concurrency 32 (batch 32)", t, cpu, s["usage"]["requests"],
+                 s["accepted"]))
     server.terminate()
     lines = [f"### Generation throughput: local server, {args.latency * 1000:.0f} ms per response", "",
-             "| | time (s) | requests | requests/s | records/s | vs peer |", "|---|---:|---:|---:|---:|---:|"]
+             "| | time (s) | requests | requests/s | records/s | vs peer | client CPU ms/request |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     peer_rps = args.requests / t_peer
-    for name, t, req, acc in rows:
+    for name, t, cpu, req, acc in rows:
         rps = req / t
         lines.append(f"| {name} | {t:.2f} | {req} | {rps:.1f} | {'' if acc is None else f'{acc / t:.1f}'} | "
-                     f"{rps / peer_rps:.1f}x |")
+                     f"{rps / peer_rps:.1f}x | {cpu / req * 1000:.1f} |")
     lines += ["", "Requests/s of each dataforge run over the peer's. The alpaca runs include the requests "
-              "already in flight when the target is reached (awaited and cached, not used).", ""]
+              "already in flight when the target is reached (awaited and cached, not used). Client CPU "
+              "includes parsing, filters, the novelty index with top-10 provenance, the SQLite cache and "
+              f"output; the machine's load average during the run: {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores.", ""]
     print("\n".join(lines))
     write_section("throughput", "\n".join(lines))
 

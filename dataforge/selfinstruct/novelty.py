@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from .rouge import ROUGE_THRESHOLD, lcs_length, match_masks, rouge_l_f1, rouge_tokens
 
 _MARGIN = 1e-9  # prune only bounds certainly below the threshold (float ties go to exact scoring)
-TOP_K_POSTINGS = 5_000  # provenance only: postings read per query when listing the most similar
+TOP_K_POSTINGS = 500  # provenance only: postings read per query (rarest words first) for the most similar
 
 
 @dataclass
@@ -52,8 +52,9 @@ class NoveltyIndex:
     False
     """
 
-    def __init__(self, threshold: float = ROUGE_THRESHOLD) -> None:
+    def __init__(self, threshold: float = ROUGE_THRESHOLD, *, top_k_postings: int = TOP_K_POSTINGS) -> None:
         self.threshold = threshold
+        self.top_k_postings = top_k_postings
         self._prune_below = threshold - _MARGIN
         self.texts: list[str] = []
         self._vocab: dict[str, int] = {}
@@ -81,7 +82,7 @@ class NoveltyIndex:
 
         With ``top_k`` > 0 a novel verdict also lists up to ``top_k`` most similar pool items
         with exact scores, for provenance: best-first over the bag-of-words bound among
-        the items sharing one of the text's rarer tokens (at most ``TOP_K_POSTINGS``
+        the items sharing one of the text's rarer tokens (at most ``top_k_postings``
         postings are read, so a common word never makes this a scan of the pool).
         """
         toks = rouge_tokens(text)
@@ -90,7 +91,7 @@ class NoveltyIndex:
         ids = [self._vocab.get(tok, -1 - i) for i, tok in enumerate(toks)]
         verdict = self._check_decision(ids, m)
         if top_k > 0 and verdict.novel and m and self.texts:  # a rejection already names its match
-            verdict.similar = self._top_k(ids, top_k, verdict.similar)
+            verdict.similar = self._top_k(ids, top_k)
         return verdict
 
     def check_and_add(self, text: str, *, top_k: int = 0) -> Verdict:
@@ -136,19 +137,20 @@ class NoveltyIndex:
 
     # -- top-k for provenance: best-first over the bound -------------------------------
 
-    def _top_k(self, ids: list[int], top_k: int, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _top_k(self, ids: list[int], top_k: int) -> list[tuple[int, float]]:
         m = len(ids)
-        qkeys = _bag_keys(ids)
-        keys = sorted((k for k in qkeys if k >= 0), key=lambda k: len(self._postings.get(k, ())))
-        cands: set[int] = {idx for idx, _ in found}
-        budget = TOP_K_POSTINGS
-        for key in keys:
+        keys = sorted((k for k in _bag_keys(ids) if k >= 0), key=lambda k: len(self._postings.get(k, ())))
+        shared: dict[int, int] = {}
+        budget = self.top_k_postings
+        for key in keys:  # rarest first; overlaps counted while reading
             posting = self._postings.get(key, ())
-            if cands and len(posting) > budget:
+            if shared and len(posting) > budget:
                 break
             budget -= len(posting)
-            cands.update(posting)
-        bounded = sorted(((2 * len(qkeys & self._keys[i]) / (m + len(self._tokens[i])), i) for i in cands),
+            for idx in posting:
+                shared[idx] = shared.get(idx, 0) + 1
+        lengths = self._tokens
+        bounded = sorted(((2 * o / (m + len(lengths[i])), i) for i, o in shared.items()),
                          key=lambda t: (-t[0], t[1]))
         masks = match_masks(ids)
         best: list[tuple[int, float]] = []
