@@ -77,7 +77,7 @@ def variants(texts: list[str], n: int, seed: int) -> list[str]:
 def stream(data_dir):
     seeds = [json.loads(line)["instruction"] for line in
              (data_dir / "instructions" / "seed_tasks.jsonl").read_text().splitlines()]
-    return seeds + variants(seeds, 250, seed=1) + ["", "!!!", "zzz unknownword qqq"]
+    return seeds + variants(seeds, 150, seed=1) + ["", "!!!", "zzz unknownword qqq"]
 
 
 def test_decisions_equal_brute_force_rouge_score(stream):
