@@ -66,6 +66,8 @@ def encode_task(docs: Iterable[Document], *, out_dir: Path, params: TokenizePara
     """Encode every document, append EOS, and write ``tokens.bin`` (flat ids) plus
     ``index.parquet`` (id, source, n_tokens incl. EOS) in document order."""
     own = 0.0  # this step's time alone, without the upstream stages that feed it
+    docs_in: dict[str, int] = {}
+    tokens: dict[str, int] = {}
     tok = load_tokenizer(tokenizer_path)
     eos = tok.token_to_id(params.eos)
     dtype = token_dtype(vocab_size(tok))
@@ -75,15 +77,22 @@ def encode_task(docs: Iterable[Document], *, out_dir: Path, params: TokenizePara
         for batch in _batches(docs, params.batch_size):
             t_batch = time.perf_counter()
             encodings = encode([d.text for d in batch], add_special_tokens=False)
-            arrays = []
-            for doc, enc in zip(batch, encodings):
-                ids = enc.ids
-                ids.append(eos)
-                arrays.append(np.asarray(ids, dtype=dtype))
-                stats.add(label, doc.source, "docs_in")
-                stats.add(label, doc.source, "tokens", len(ids))
-            fh.write(np.concatenate(arrays).tobytes())
-            index.write_table(pa.table({"id": [d.id for d in batch], "source": [d.source for d in batch],
-                                        "n_tokens": [len(a) for a in arrays]}, schema=INDEX_SCHEMA))
+            lengths = [len(enc.ids) + 1 for enc in encodings]  # + EOS
+            flat = np.empty(sum(lengths), dtype=dtype)
+            pos = 0
+            for enc, n in zip(encodings, lengths):
+                flat[pos:pos + n - 1] = enc.ids
+                flat[pos + n - 1] = eos
+                pos += n
+            fh.write(flat.tobytes())
+            sources = [d.source for d in batch]
+            index.write_table(pa.table({"id": [d.id for d in batch], "source": sources, "n_tokens": lengths},
+                                       schema=INDEX_SCHEMA))
+            for source, n in zip(sources, lengths):
+                docs_in[source] = docs_in.get(source, 0) + 1
+                tokens[source] = tokens.get(source, 0) + n
             own += time.perf_counter() - t_batch
+    for source in docs_in:
+        stats.add(label, source, "docs_in", docs_in[source])
+        stats.add(label, source, "tokens", tokens[source])
     stats.add(label, "*", "seconds", own)
