@@ -32,6 +32,21 @@ def real_texts() -> list[str]:
         return [json.loads(line)["text"] for line in fh]
 
 
+def more_texts() -> list[str]:
+    """Real web text from /work/shared/data (RedPajama-format C4 and DCLM samples)."""
+    out = []
+    for f in sorted(Path("/work/shared/data/text/web").rglob("*.jsonl")):
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    t = json.loads(line).get("text")
+                except ValueError:
+                    continue
+                if isinstance(t, str):
+                    out.append(t)
+    return out
+
+
 def _patch_datatrove_xxhash() -> None:
     """datatrove 0.10.1 passes str to xxhash, which xxhash 4 refuses: encode as xxhash 3 did."""
     import xxhash
@@ -41,7 +56,7 @@ def _patch_datatrove_xxhash() -> None:
     dt_xx.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode() if isinstance(data, str) else data)
 
 
-def bench_sigs(repeat: int = 2) -> None:
+def bench_sigs(repeat: int = 3) -> None:
     from datasketch import MinHash
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -83,6 +98,7 @@ def bench_sigs(repeat: int = 2) -> None:
         fn() if name.startswith("dataforge") else None  # warm caches
         best = min(_timed(fn) for _ in range(repeat))
         rows.append((name, len(texts) / best))
+        print(f"  {name}: best of {repeat} = {best:.3f} s CPU", flush=True)
     base = rows[0][1]
     print(f"docs={len(texts)} mean_words={words_total / len(texts):.0f} (data/c4/tiny_c4_sample.jsonl), 112 hashes")
     for name, rate in rows:
@@ -90,9 +106,10 @@ def bench_sigs(repeat: int = 2) -> None:
 
 
 def _timed(fn) -> float:  # type: ignore[no-untyped-def]
-    t = time.perf_counter()
+    """CPU seconds of one call (the machine is shared: wall time would measure the neighbours)."""
+    t = time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.process_time() - t
 
 
 def generated_docs(n: int, *, seed: int = 0, dup_rate: float = 0.1):  # type: ignore[no-untyped-def]
@@ -113,39 +130,86 @@ def generated_docs(n: int, *, seed: int = 0, dup_rate: float = 0.1):  # type: ig
         yield Document(f"{i:09d}", text, "gen")
 
 
+def _scale_setup(root: Path, n: int, tasks: int):  # type: ignore[no-untyped-def]
+    from dataforge.dedup.minhash import MinhashDedup
+    from dataforge.stage import RunInfo
+
+    info = RunInfo(seed=1, output_dir=root / "out", work_dir=root / "work", sources=["gen"])
+    p = MinhashDedup.Params(buffer_docs=50_000, merge_buffer=65_536)
+    return info, p, [root / "work" / f"t{k}" for k in range(tasks)]
+
+
 def bench_scale(n: int, tasks: int = 8) -> None:
+    """Map ``n`` generated docs over ``tasks`` tasks (kept in a temp folder), then the reduce
+    in a fresh process (``reduce ROOT N``) so its peak RSS is its own."""
+    import subprocess
+
+    from dataforge.dedup.minhash import MinhashDedup
+    from dataforge.stage import TaskContext
+    from dataforge.stats import Stats
+
+    root = Path(tempfile.mkdtemp(prefix=f"dedup-scale-{n}-"))
+    info, p, tdirs = _scale_setup(root, n, tasks)
+    docs = generated_docs(n)
+    per = n // tasks
+    c0 = time.process_time()
+    for k, tdir in enumerate(tdirs):
+        ctx = TaskContext(run=info, task_id=f"t{k}", label="1:minhash", stats=Stats(),
+                          task_dir=tdir, publish_dir=info.output_dir)
+        for _ in MinhashDedup(p, ctx).map(next(docs) for _ in range(per)):
+            pass
+    t_map = time.process_time() - c0
+    rss_map = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"map: {n:,} docs, {t_map:.0f} s CPU, peak RSS {rss_map:.0f} MiB; kept in {root}", flush=True)
+    subprocess.run([sys.executable, __file__, "reduce", str(root), str(tasks)], check=True)
+
+
+def bench_reduce(root: Path, tasks: int, profile: bool = False) -> None:
+    """The reduce alone on a kept map folder: CPU time, peak RSS, RSS sampled every 50 ms."""
+    import threading
+
     from conftest import SerialExecutor  # the tests' hand-built contexts
 
     from dataforge.dedup.minhash import MinhashDedup
-    from dataforge.stage import ReduceContext, RunInfo, TaskContext
+    from dataforge.stage import ReduceContext
     from dataforge.stats import Stats
 
-    root = Path(tempfile.mkdtemp(prefix="dedup-scale-"))
-    info = RunInfo(seed=1, output_dir=root / "out", work_dir=root / "work", sources=["gen"])
-    p = MinhashDedup.Params(buffer_docs=50_000, merge_buffer=65_536)
-    stats, tdirs = Stats(), []
-    docs = generated_docs(n)
-    per = n // tasks
-    t0 = time.perf_counter()
-    for k in range(tasks):
-        ctx = TaskContext(run=info, task_id=f"t{k}", label="1:minhash", stats=stats,
-                          task_dir=root / "work" / f"t{k}", publish_dir=info.output_dir)
-        for _ in MinhashDedup(p, ctx).map(next(docs) for _ in range(per)):
-            pass
-        tdirs.append(ctx.task_dir)
-    t_map = time.perf_counter() - t0
-    rss_map = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rctx = ReduceContext(run=info, label="1:minhash", stats=stats, task_dirs=tdirs,
-                         barrier_dir=root / "work" / "barrier", executor=SerialExecutor(), publish_dir=info.output_dir)
-    t1 = time.perf_counter()
+    info, p, tdirs = _scale_setup(root, 0, tasks)
+    bdir = root / "work" / "barrier"
+    rctx = ReduceContext(run=info, label="1:minhash", stats=Stats(), task_dirs=tdirs,
+                         barrier_dir=bdir, executor=SerialExecutor(), publish_dir=info.output_dir)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        page = resource.getpagesize() / 2**20
+        t0 = time.perf_counter()
+        while not done.wait(0.05):
+            with open("/proc/self/statm") as fh:
+                samples.append((time.perf_counter() - t0, int(fh.read().split()[1]) * page))
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    if profile:
+        import tracemalloc
+        tracemalloc.start(12)
+    c0 = time.process_time()
     MinhashDedup(p, rctx).reduce()
-    t_reduce = time.perf_counter() - t1
+    t_reduce = time.process_time() - c0
+    done.set()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    dropped = json.loads((rctx.barrier_dir / "result.json").read_text())["dropped"]
-    print(f"| {n:,} | {t_map:.0f} s | {t_reduce:.1f} s | {rss_map:.0f} MiB | {rss:.0f} MiB | {dropped:,} |")
+    if profile:
+        print(f"tracemalloc peak {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MiB")
+    result = json.loads((bdir / "result.json").read_text())
+    n = result["docs"]
+    top = sorted(samples, key=lambda s: -s[1])[:3]
+    print(f"reduce: {n:,} docs, {t_reduce:.1f} s CPU, RSS before {base:.0f} MiB, peak {rss:.0f} MiB "
+          f"(+{rss - base:.0f} MiB = {(rss - base) * 2**20 / max(n, 1):.1f} B/doc), dropped {result['dropped']:,}; "
+          f"top samples (s, MiB): {[(round(a, 1), round(b)) for a, b in top]}")
 
 
-def bench_agree(n_copies: int = 3) -> None:
+def bench_agree() -> None:
     """Removed sets of dataforge minhash_dedup vs datatrove's 4-stage MinHash, 14 x 8, 5-grams."""
     from conftest import Harness
     from datatrove.executor import LocalPipelineExecutor
@@ -160,7 +224,7 @@ def bench_agree(n_copies: int = 3) -> None:
 
     _patch_datatrove_xxhash()
     texts = real_texts()
-    pairs = planted_pairs(texts * n_copies, seed=3)  # bases repeat across copies: clusters > 2
+    pairs = planted_pairs(texts + more_texts(), seed=3)
     docs = [Document(f"{i:06d}", d.text, "web") for i, d in enumerate(x for p in pairs for x in (p.a, p.b))]
     root = Path(tempfile.mkdtemp(prefix="dedup-agree-"))
     (root / "in").mkdir()
@@ -190,6 +254,10 @@ def bench_agree(n_copies: int = 3) -> None:
           f"both={len(both)} agreement(removed, Jaccard of sets)={len(both) / len(removed_df | removed_dt):.3f} "
           f"doc-level agreement={1 - len(removed_df ^ removed_dt) / len(docs):.4f} "
           f"time datatrove={t_dt:.1f}s dataforge={t_df:.1f}s")
+    from dataforge.dedup.lsh import candidate_probability as prob
+    expect = sum(2 * q * (1 - q) for q in (prob(p.jaccard, 14, 8) for p in pairs))
+    print(f"pairs={len(pairs)}; expected disagreeing pairs for two independent 14x8 LSH draws: {expect:.1f}; "
+          f"observed disagreeing docs: {len(removed_df ^ removed_dt)}")
 
 
 if __name__ == "__main__":
@@ -198,5 +266,7 @@ if __name__ == "__main__":
         bench_sigs()
     elif cmd == "scale":
         bench_scale(int(sys.argv[2]))
+    elif cmd == "reduce":
+        bench_reduce(Path(sys.argv[2]), int(sys.argv[3]), profile="--profile" in sys.argv)
     elif cmd == "agree":
         bench_agree()

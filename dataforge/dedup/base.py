@@ -104,17 +104,14 @@ class DedupBarrier(Barrier):
                 uf.union(u, v)
         roots = uf.roots()
         res = resolve(stores, offsets, roots, n_index=n_index, policy=self.p.keep, sources=ctx.run.sources,
-                      out=ctx.publish_dir / self.clusters_file, slice_size=self.p.merge_buffer)
+                      out=ctx.publish_dir / self.clusters_file, slice_size=self.p.merge_buffer, spill_dir=work)
+        del uf, roots
         dropped = 0
         drop_dir = ctx.barrier_dir / "drop"
-        for s in range(n_index, len(stores)):
-            if s not in res.drops:
-                continue
-            g = np.concatenate(res.drops[s])
-            h = np.concatenate(res.idhash[s])
-            order = np.argsort(g)
-            write_drop_list(drop_dir / f"{safe_name(stores[s].meta['task_id'])}.npy", g[order] - offsets[s], h[order])
-            dropped += len(g)
+        for s in sorted(res.dropped_stores):
+            d = res.drops(s)
+            write_drop_list(drop_dir / f"{safe_name(stores[s].meta['task_id'])}.npy", d["pos"] - offsets[s], d["idhash"])
+            dropped += len(d)
         for (src, key), n in sorted(res.counts.items()):
             ctx.stats.add(ctx.label, src, key, n)
         for f in work.iterdir():

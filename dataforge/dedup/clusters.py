@@ -1,7 +1,10 @@
 """From component roots to keepers, drop lists, ``clusters.parquet`` and cluster stats.
 
-Members of multi-document components are handled in slices of whole components, so
-memory follows the slice size, not the number of duplicates.
+Members of multi-document components are handled in slices of whole components; each
+slice reads its members' rows by positioned reads and appends its drops to one spill
+file per store (sorted into the store's drop list afterwards), so memory follows the
+slice size. What grows with the corpus: the list of clustered ids (~16 B each, see
+``unionfind.clustered``) and, at the end, one store's drops at a time (16 B each).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .store import Store, id_hash
+from .store import DROP_DTYPE, Store, id_hash
+from .unionfind import clustered
 
 KeepPolicy = Literal["first", "longest", "quality"]
 CLUSTERS_SCHEMA = pa.schema([
@@ -51,11 +55,11 @@ def gather(stores: list[Store], offsets: np.ndarray, gids: np.ndarray, n_index: 
     for s in np.unique(which):
         rows = np.flatnonzero(which == s)
         local = gids[rows] - offsets[s]
-        t = stores[s].read_docs(["id", "source", "length", "quality"]).take(pa.array(local))
-        ids[rows] = t.column("id").to_pylist()
-        sources[rows] = t.column("source").to_pylist()
-        length[rows] = t.column("length").to_numpy()
-        quality[rows] = t.column("quality").to_numpy(zero_copy_only=False)
+        recs = stores[s].doc_rows(local)
+        ids[rows] = stores[s].ids(recs)
+        sources[rows] = stores[s].source_names(recs)
+        length[rows] = recs["length"]
+        quality[rows] = recs["quality"]
         sg = stores[s].sig_rows(local)
         if sg is not None:
             if sigs is None:
@@ -91,19 +95,36 @@ def size_bucket(size: int) -> str:
 
 @dataclass
 class ClusterResult:
-    drops: dict[int, list[np.ndarray]] = field(default_factory=dict)  # store -> dropped global ids
-    idhash: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    spill_dir: Path  # store_SSSSSS.drops: DROP_DTYPE records (global ids), in slice order
+    dropped_stores: set[int] = field(default_factory=set)
     counts: Counter = field(default_factory=Counter)  # (source, key) -> n
     clusters: int = 0
 
+    def spill(self, store: int) -> Path:
+        return self.spill_dir / f"store_{store:06d}.drops"
+
+    def add_drops(self, store: int, gids: np.ndarray, ids: np.ndarray) -> None:
+        rec = np.empty(len(gids), dtype=DROP_DTYPE)
+        rec["pos"] = gids
+        rec["idhash"] = [id_hash(i) for i in ids]
+        with open(self.spill(store), "ab") as fh:
+            fh.write(rec.tobytes())
+        self.dropped_stores.add(store)
+
+    def drops(self, store: int) -> np.ndarray:
+        """The store's drops sorted by global id (one store in memory at a time)."""
+        rec = np.fromfile(self.spill(store), dtype=DROP_DTYPE)
+        return rec[np.argsort(rec["pos"], kind="stable")]
+
 
 def resolve(stores: list[Store], offsets: np.ndarray, roots: np.ndarray, *, n_index: int,
-            policy: KeepPolicy, sources: list[str], out: Path, slice_size: int) -> ClusterResult:
-    """Pick keepers, collect drops per store and write ``out`` (clusters.parquet, atomically)."""
-    res = ClusterResult()
-    sizes = np.bincount(roots, minlength=len(roots))
-    multi = np.flatnonzero(sizes[roots] > 1)
-    multi = multi[np.argsort(roots[multi], kind="stable")]
+            policy: KeepPolicy, sources: list[str], out: Path, slice_size: int, spill_dir: Path) -> ClusterResult:
+    """Pick keepers, spill drops per store and write ``out`` (clusters.parquet, atomically)."""
+    spill_dir.mkdir(parents=True, exist_ok=True)
+    for f in spill_dir.glob("store_*.drops"):  # left by a reduce that was killed
+        f.unlink()
+    res = ClusterResult(spill_dir)
+    multi = clustered(roots)
     tmp = out.with_name(f".{out.name}.tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(tmp, CLUSTERS_SCHEMA) as writer:
@@ -128,6 +149,7 @@ def _resolve_slice(stores: list[Store], offsets: np.ndarray, roots: np.ndarray, 
     r = r[order]
     bounds = np.flatnonzero(np.r_[True, r[1:] != r[:-1], True])
     rows: dict[str, list] = {k: [] for k in CLUSTERS_SCHEMA.names}
+    dropped: list[np.ndarray] = []
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         members = order[a:b]
         keeper, others = members[0], members[1:]
@@ -143,12 +165,7 @@ def _resolve_slice(stores: list[Store], offsets: np.ndarray, roots: np.ndarray, 
         for o in others:
             key = "duplicates.of_index" if g.from_index[keeper] else "duplicates"
             res.counts[g.sources[o], key] += 1
-        which = np.searchsorted(offsets, g.gids[others], side="right") - 1
-        for s in np.unique(which):
-            sel = others[which == s]
-            res.drops.setdefault(int(s), []).append(g.gids[sel])
-            res.idhash.setdefault(int(s), []).append(
-                np.array([id_hash(i) for i in g.ids[sel]], dtype=np.uint64))
+        dropped.append(others)
         rows["cluster_id"].append(int(g.gids[members].min()))
         rows["size"].append(int(b - a))
         rows["keeper"].append(g.ids[keeper])
@@ -157,3 +174,8 @@ def _resolve_slice(stores: list[Store], offsets: np.ndarray, roots: np.ndarray, 
         rows["removed"].append(list(g.ids[others]))
         rows["jaccard"].append(jac.tolist())
     writer.write_table(pa.table(rows, schema=CLUSTERS_SCHEMA))
+    if dropped:
+        sel = np.concatenate(dropped)
+        which = np.searchsorted(offsets, g.gids[sel], side="right") - 1
+        for s in np.unique(which).tolist():
+            res.add_drops(s, g.gids[sel[which == s]], g.ids[sel[which == s]])

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
 from ..errors import ConfigError
 from ..io import atomic_write_text, fsync_dir
+from .docs import DocsWriter
 from .runs import RunWriter, merge_runs
-from .store import DOCS, META, SIGS, Store
+from .store import META, SIGS, STORE_VERSION, Store
 
 INDEX_FILE = "index.json"
 
@@ -74,21 +73,23 @@ class DedupIndex:
                 rec["key"], rec["doc"] = keys[m], remap[docs[m]]
                 w.write(rec)
             w.close()
-        writer = pq.ParquetWriter(tmp / DOCS, pq.read_schema(stores[0].folder / DOCS)) if stores else None
+        docs_writer = DocsWriter(tmp)
         sig_hash, num_perm = xxhash.xxh3_64(), 0
         with open(tmp / SIGS, "wb") as sig_fh:
             for s, k in zip(stores, keeps):
-                writer.write_table(s.read_docs(["id", "source", "length", "quality"]).filter(pa.array(k)))
-                rows = s.sig_rows(np.flatnonzero(k))
-                if rows is not None:
-                    raw = np.ascontiguousarray(rows, dtype="<u4").tobytes()
-                    sig_fh.write(raw)
-                    sig_hash.update(raw)
-                    num_perm = rows.shape[1]
-        if writer is not None:
-            writer.close()
-        meta = {"docs": n_kept, "spills": 1, "bands": bands, "num_perm": num_perm,
-                "sigs_xxh3": sig_hash.intdigest() if num_perm else None, "task_id": name, "format": fmt}
+                for lo in range(0, s.docs, buffer):  # a block of rows at a time: memory follows buffer
+                    rows = lo + np.flatnonzero(k[lo : lo + buffer])
+                    recs = s.doc_rows(rows)
+                    docs_writer.add(s.ids(recs), list(s.source_names(recs)), recs["length"], recs["quality"])
+                    sigs = s.sig_rows(rows)
+                    if sigs is not None and len(rows):
+                        raw = np.ascontiguousarray(sigs, dtype="<u4").tobytes()
+                        sig_fh.write(raw)
+                        sig_hash.update(raw)
+                        num_perm = sigs.shape[1]
+        meta = {"docs": n_kept, "spills": 1, "bands": bands, "num_perm": num_perm, "store_version": STORE_VERSION,
+                "sigs_xxh3": sig_hash.intdigest() if num_perm else None, "task_id": name, "format": fmt,
+                **docs_writer.close()}
         atomic_write_text(tmp / META, json.dumps(meta, indent=1, sort_keys=True))
         final = self.path / name
         shutil.rmtree(final, ignore_errors=True)  # an orphan of a crash between rename and index.json

@@ -24,6 +24,8 @@ VERSION = 1
 RECORD = np.dtype([("key", "<u8"), ("doc", "<u4")])
 _HEADER = struct.Struct("<8sIIQQ")
 _VERIFY_CHUNK = 1 << 22
+# fewest records read from a run at a time when many runs share the merge buffer (12 KiB)
+_MIN_CHUNK = 1024
 
 
 class SignatureFileError(DataforgeError):
@@ -149,11 +151,15 @@ def merge_runs(runs: list[tuple[Path, int]], *, buffer: int) -> Iterator[tuple[n
     """Merge sorted runs into ``(keys, global_docs)`` chunks in (key, doc) order.
 
     ``runs`` pairs each file with the offset added to its local doc numbers (runs are
-    given in increasing offset order). At most ``buffer`` records per run are held at
-    once. Each round emits every buffered record whose key is <= the smallest last
-    key among buffers of runs not yet exhausted, so equal keys may span chunks.
+    given in increasing offset order). ``buffer`` records are held across all runs
+    (each run reads ``buffer / runs``, at least 1024 at a time), so memory is
+    ``max(buffer, 1024 x runs)`` records of 12 B (~40 B with the round's sort), not
+    ``buffer`` per run. Each round emits every buffered record whose key is <= the
+    smallest last key among buffers of runs not yet exhausted, so equal keys may span
+    chunks.
     """
-    its = [iter_chunks(p, buffer) for p, _ in runs]
+    chunk = max(buffer // max(len(runs), 1), min(buffer, _MIN_CHUNK))
+    its = [iter_chunks(p, chunk) for p, _ in runs]
     offsets = [off for _, off in runs]
     bufs: list[np.ndarray | None] = [next(it, None) for it in its]
     while True:

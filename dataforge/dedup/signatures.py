@@ -24,13 +24,15 @@ import xxhash
 MERSENNE = np.uint64((1 << 61) - 1)
 _U64 = np.uint64
 _M32 = _U64(0xFFFFFFFF)
+_M31 = _U64(0x7FFFFFFF)
 _EMPTY = np.iinfo(np.uint64).max
 # odd 64-bit constants weighting word j of a shingle (first digits of pi/e/sqrt2, made odd)
 _POS = np.array([0x243F6A8885A308D3, 0x13198A2E03707345, 0xA4093822299F31D1, 0x082EFA98EC4E6C89,
                  0x452821E638D01377, 0xBE5466CF34E90C6D, 0xC0AC29B7C97C50DD, 0x3F84D5B5B5470917],
                 dtype=np.uint64)
-# rows of shingles permuted per numpy call: keeps the (rows, K) temporaries in L2
-_BLOCK = 128
+# shingles permuted per numpy call: the nine (K, rows) uint64 arrays of a block of 256
+# with K = 112 take 2 MiB, one core's L2 here (measured best of 64..1024, see benchmarks)
+_BLOCK = 256
 
 HashMode = Literal["fast", "datasketch"]
 
@@ -101,61 +103,91 @@ def datasketch_shingle_hashes(sh: list[bytes]) -> np.ndarray:
                        dtype=np.uint32, count=len(sh))
 
 
-class _Scratch:
-    """Preallocated (rows, K) buffers: numpy temporaries this size would each cost an
-    mmap and page faults (they exceed malloc's mmap threshold)."""
+class _MersenneBlock:
+    """(a*h + b) mod (2^61-1) for ``rows`` shingles x K permutations, exact, in numpy.
 
-    def __init__(self, rows: int, k: int) -> None:
-        self.x, self.lo, self.mid, self.t = (np.empty((rows, k), dtype=np.uint64) for _ in range(4))
+    Layout (K, rows): every operation runs over whole contiguous arrays. numpy's
+    broadcasting loops (an (n, 1) by (K,) product) run 2-3x slower than contiguous ones,
+    so the per-permutation constants are tiled once per batch and each block's shingle
+    limbs are copied into tiled rows (a broadcast copy costs ~1/5 of a broadcast product).
 
-
-def _permute_mersenne(h: np.ndarray, a: np.ndarray, b: np.ndarray, sc: _Scratch) -> np.ndarray:
-    """(a*h + b) mod (2^61-1) for h (n,) and a, b (K,): exact, using 32-bit limbs.
-
-    With h = h1*2^32 + h0 and a = a1*2^32 + a0 (h, a < 2^61):
-    a*h = a1*h1*2^64 + (a1*h0 + a0*h1)*2^32 + a0*h0, and 2^61 = 1 (mod p) folds each part.
-    Returns a view of ``sc.x``.
+    Limbs: h = h1*2^31 + h0 (h < 2^61 after reduction, h0 < 2^31, h1 < 2^30) and
+    a = a1*2^32 + a0 (a0 < 2^32, a1 < 2^29). With 2^61 = 1 and so 2^63 = 4 (mod p):
+    a*h = 4*a1*h1 + (2*a1*h0 + a0*h1)*2^31 + a0*h0 (mod p), where the middle term
+    m < 2^63 folds as m*2^31 = (m >> 30) + (m mod 2^30)*2^31 (mod p). The sum with b
+    stays below 2^64 (no wrap), so one Mersenne fold leaves x <= p + 6; the rare block
+    holding an x >= p is corrected exactly (checked with one max over the block).
     """
-    n = len(h)
-    h = (h & MERSENNE) + (h >> _U64(61))  # h mod p (up to one extra p, folded below)
-    h = np.where(h >= MERSENNE, h - MERSENNE, h)
-    h0 = (h & _M32)[:, None]
-    h1 = (h >> _U64(32))[:, None]
-    a0 = a & _M32
-    a1 = a >> _U64(32)
-    a1x8 = a1 << _U64(3)  # 2^64 = 8 (mod p); a1 < 2^29 so a1*8 < 2^32
-    x, lo, mid, t = sc.x[:n], sc.lo[:n], sc.mid[:n], sc.t[:n]
-    np.multiply(h0, a0, out=lo)  # < 2^64
-    np.multiply(h0, a1, out=mid)
-    np.multiply(h1, a0, out=t)
-    mid += t  # < 2^62
-    np.multiply(h1, a1x8, out=x)  # < 2^61
-    np.right_shift(mid, _U64(29), out=t)  # mid*2^32 = (mid>>29)*2^61 + (mid mod 2^29)*2^32
-    x += t
-    np.left_shift(mid, _U64(32), out=t)
-    t &= MERSENNE
-    x += t
-    np.right_shift(lo, _U64(61), out=t)
-    x += t
-    lo &= MERSENNE
-    x += lo
-    x += b  # total < 2^63
-    for _ in range(2):  # fold twice: x <= p
+
+    def __init__(self, perms: Permutations, rows: int) -> None:
+        k = perms.num_perm
+        a0, a1 = perms.a & _M32, perms.a >> _U64(32)
+        self.a0, self.a1x2, self.a1x4, self.b = (
+            np.ascontiguousarray(np.broadcast_to(v[:, None], (k, rows))) for v in (a0, a1 << _U64(1),
+                                                                                  a1 << _U64(2), perms.b))
+        self.h0, self.h1, self.x, self.m, self.t = (np.empty((k, rows), dtype=np.uint64) for _ in range(5))
+
+    @staticmethod
+    def split(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """h mod p as limbs (h0 < 2^31, h1 < 2^30), for all shingles of a batch at once."""
+        h = (h & MERSENNE) + (h >> _U64(61))
+        h = np.where(h >= MERSENNE, h - MERSENNE, h)
+        return h & _M31, h >> _U64(31)
+
+    def __call__(self, h0: np.ndarray, h1: np.ndarray) -> np.ndarray:
+        """Permuted values of the block's shingles, (K, n) view of scratch (valid until the next call)."""
+        n = len(h0)
+        H0, H1, x, m, t = self.h0[:, :n], self.h1[:, :n], self.x[:, :n], self.m[:, :n], self.t[:, :n]
+        a0, b = self.a0[:, :n], self.b[:, :n]
+        np.copyto(H0, h0)
+        np.copyto(H1, h1)
+        np.multiply(self.a1x4[:, :n], H1, out=x)  # < 2^61
+        np.multiply(self.a1x2[:, :n], H0, out=m)  # < 2^61
+        np.multiply(a0, H1, out=t)  # < 2^62
+        m += t  # < 2^63
+        np.right_shift(m, _U64(30), out=t)
+        x += t
+        m <<= _U64(34)  # (m mod 2^30) << 31, in two shifts
+        m >>= _U64(3)
+        x += m
+        np.multiply(a0, H0, out=t)  # < 2^63
+        x += t
+        x += b  # < 2^64: 4*2^61 (x) + 2^63 (a0*h0) + 2^61 (b) at most
         np.right_shift(x, _U64(61), out=t)
         x &= MERSENNE
-        x += t
-    return x
+        x += t  # <= p + 6
+        if x.max() >= MERSENNE:
+            np.subtract(x, MERSENNE, out=x, where=x >= MERSENNE)
+        return x
 
 
-def _permute_affine32(h: np.ndarray, a: np.ndarray, b: np.ndarray, sc: _Scratch) -> np.ndarray:
-    return fmix32(h)[:, None] * a + b  # uint32 arithmetic wraps: mod 2^32
+class _Affine32Block:
+    """datasketch's ``(a * fmix32(h) + b) mod 2^32`` in the same (K, rows) layout (uint32 wraps)."""
+
+    def __init__(self, perms: Permutations, rows: int) -> None:
+        k = perms.num_perm
+        self.a, self.b = (np.ascontiguousarray(np.broadcast_to(v[:, None], (k, rows))) for v in (perms.a, perms.b))
+        self.h, self.x = (np.empty((k, rows), dtype=np.uint32) for _ in range(2))
+
+    @staticmethod
+    def split(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return fmix32(h), h
+
+    def __call__(self, h: np.ndarray, _unused: np.ndarray) -> np.ndarray:
+        n = len(h)
+        H, x = self.h[:, :n], self.x[:, :n]
+        np.copyto(H, h)
+        np.multiply(self.a[:, :n], H, out=x)
+        x += self.b[:, :n]
+        return x
 
 
 def signatures(hashes: list[np.ndarray], perms: Permutations) -> np.ndarray:
     """Min over each document's shingle hashes of every permutation: (docs, K) uint64.
 
     Documents with no shingles get the all-max "empty" signature. Shingles of a batch
-    of documents are concatenated and permuted in blocks of ``_BLOCK`` rows.
+    of documents are concatenated and permuted in blocks of ``_BLOCK``; a block that
+    spans documents is reduced per document with one ``np.minimum.reduceat``.
     """
     n_docs, k = len(hashes), perms.num_perm
     out = np.full((n_docs, k), _EMPTY, dtype=np.uint64)
@@ -165,22 +197,23 @@ def signatures(hashes: list[np.ndarray], perms: Permutations) -> np.ndarray:
         return out
     allh = np.concatenate([hashes[i] for i in nonempty])
     offsets = np.concatenate([[0], np.cumsum(sizes[nonempty])])
-    permute = _permute_mersenne if perms.mode == "fast" else _permute_affine32
-    res = np.empty((len(nonempty), k), dtype=np.uint64)
-    res.fill(_EMPTY)
-    sc = _Scratch(_BLOCK, k)
-    for start in range(0, len(allh), _BLOCK):
-        stop = min(start + _BLOCK, len(allh))
-        vals = permute(allh[start:stop], perms.a, perms.b, sc)
+    block = min(_BLOCK, len(allh))
+    permute = _MersenneBlock(perms, block) if perms.mode == "fast" else _Affine32Block(perms, block)
+    h0, h1 = permute.split(allh)
+    res = out if len(nonempty) == n_docs else np.full((len(nonempty), k), _EMPTY, dtype=np.uint64)
+    for start in range(0, len(allh), block):
+        stop = min(start + block, len(allh))
+        vals = permute(h0[start:stop], h1[start:stop])  # (K, n)
         d0 = int(np.searchsorted(offsets, start, side="right")) - 1
         d1 = int(np.searchsorted(offsets, stop, side="left"))
         if d1 - d0 == 1:  # the common case in long documents: one segment
-            np.minimum(res[d0], vals.min(axis=0), out=res[d0])
+            np.minimum(res[d0], vals.min(axis=1), out=res[d0])
             continue
         seg = np.maximum(offsets[d0:d1], start) - start
-        mins = np.minimum.reduceat(vals, seg, axis=0)
-        np.minimum(res[d0:d1], mins, out=res[d0:d1])
-    out[nonempty] = res
+        mins = np.minimum.reduceat(vals, seg, axis=1)  # (K, d1 - d0)
+        np.minimum(res[d0:d1], mins.T, out=res[d0:d1])
+    if res is not out:
+        out[nonempty] = res
     return out
 
 

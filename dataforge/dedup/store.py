@@ -1,9 +1,13 @@
 """What a dedup map writes per task (and the index per generation), and the drop lists.
 
-A store folder holds ``meta.json`` (written last), ``docs.parquet`` (id, source,
-length, quality per document, in stream order), per band one or more sorted runs
-``band_BBB.SSSS.run`` (one per spill), and for MinHash ``sigs.u32`` (K low 32 bits of
-each signature, row-major; for estimating Jaccard to a keeper).
+A store folder holds ``meta.json`` (written last), ``docs.bin`` + ``ids.bin`` (id,
+source, length, quality per document, in stream order; see ``docs.py``), per band one
+or more sorted runs ``band_BBB.SSSS.run`` (one per spill), and for MinHash ``sigs.u32``
+(K low 32 bits of each signature, row-major; for estimating Jaccard to a keeper).
+Every file is checksummed in meta.json; the reduce reads rows with positioned reads.
+
+Map memory: ``buffer_docs`` x (bands x 12 B of band records + ~16 B) until a spill,
+plus one batch of signatures; nothing grows with the task's size.
 """
 
 from __future__ import annotations
@@ -15,23 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import xxhash
 
 from ..io import atomic_write, atomic_write_text
+from .docs import DOC, DOCS_FILE, IDS_FILE, DocsWriter, encode_id, file_xxh3, read_rows, read_spans
 from .runs import SignatureFileError, sort_records, verify_run, write_run
 
 META = "meta.json"
-DOCS = "docs.parquet"
 SIGS = "sigs.u32"
-_DOCS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()),
-                          ("length", pa.int64()), ("quality", pa.float64())])
+STORE_VERSION = 2  # 1 kept the docs in a Parquet table
 DROP_DTYPE = np.dtype([("pos", "<i8"), ("idhash", "<u8")])
 
 
 def id_hash(doc_id: str) -> int:
-    return xxhash.xxh3_64_intdigest(doc_id.encode("utf-8", "surrogatepass"))
+    return xxhash.xxh3_64_intdigest(encode_id(doc_id))
 
 
 @dataclass
@@ -58,7 +59,7 @@ class StoreWriter:
         self._docs: list[np.ndarray] = []
         self._buffered = 0
         self._spills = 0
-        self._docs_writer = pq.ParquetWriter(folder / DOCS, _DOCS_SCHEMA)
+        self._docs_writer = DocsWriter(folder)
         self._sigs_fh: Any = None
         self._sigs_hash = xxhash.xxh3_64()
         self._num_perm = 0
@@ -69,8 +70,7 @@ class StoreWriter:
         self._keys.append(b.keys[b.valid])
         self._docs.append(local[b.valid])
         self._buffered += int(b.valid.sum())
-        self._docs_writer.write_table(pa.table(
-            [b.ids, b.sources, b.lengths, b.qualities], schema=_DOCS_SCHEMA))
+        self._docs_writer.add(b.ids, b.sources, b.lengths, b.qualities)
         if b.sigs is not None:
             if self._sigs_fh is None:
                 self._sigs_fh = open(self.folder / SIGS, "wb")
@@ -96,12 +96,12 @@ class StoreWriter:
 
     def close(self) -> None:
         self._spill()
-        self._docs_writer.close()
+        docs_meta = self._docs_writer.close()
         if self._sigs_fh is not None:
             self._sigs_fh.close()
-        meta = {"docs": self.n, "spills": self._spills, "bands": self.bands,
+        meta = {"docs": self.n, "spills": self._spills, "bands": self.bands, "store_version": STORE_VERSION,
                 "num_perm": self._num_perm, "sigs_xxh3": self._sigs_hash.intdigest() if self._sigs_fh else None,
-                **self.extra}
+                **docs_meta, **self.extra}
         atomic_write_text(self.folder / META, json.dumps(meta, indent=1, sort_keys=True))
 
 
@@ -129,36 +129,42 @@ class Store:
     def band_runs(self, band: int) -> list[Path]:
         return [self.folder / f"band_{band:03d}.{s:04d}.run" for s in range(int(self.meta["spills"]))]
 
-    def read_docs(self, columns: list[str]) -> pa.Table:
-        return pq.read_table(self.folder / DOCS, columns=columns)
+    @property
+    def num_perm(self) -> int:
+        return int(self.meta.get("num_perm") or 0)
+
+    def doc_rows(self, local: np.ndarray) -> np.ndarray:
+        """``DOC`` records of the given local rows (positioned reads, in the order given)."""
+        return read_rows(self.folder / DOCS_FILE, DOC, local)
+
+    def ids(self, recs: np.ndarray) -> list[str]:
+        return [b.decode("utf-8", "surrogatepass") for b in read_spans(self.folder / IDS_FILE, recs["id_off"],
+                                                                      recs["id_len"])]
+
+    def source_names(self, recs: np.ndarray) -> np.ndarray:
+        return np.array(self.meta["sources"], dtype=object)[recs["source"]] if len(recs) else np.empty(0, object)
 
     def sig_rows(self, local: np.ndarray) -> np.ndarray | None:
-        """Stored 32-bit signatures of the given local rows, or None without signatures."""
-        k = int(self.meta.get("num_perm") or 0)
-        if not k or not len(local):
+        """Stored 32-bit signatures of the given local rows, (n, K), or None without signatures."""
+        k = self.num_perm
+        if not k:
             return None
-        mm = np.memmap(self.folder / SIGS, dtype="<u4", mode="r", shape=(self.docs, k))
-        try:
-            return np.array(mm[local])
-        finally:
-            del mm
+        return read_rows(self.folder / SIGS, np.dtype([("s", "<u4", (k,))]), local)["s"].reshape(len(local), k)
 
 
 class SigReader:
-    """Stored signatures by global id across stores (memory-mapped, read on demand)."""
+    """Stored signatures by global id across stores (positioned reads, on demand)."""
 
     def __init__(self, stores: list[Store], offsets: np.ndarray) -> None:
-        self.offsets = offsets
-        self.maps = [np.memmap(s.folder / SIGS, dtype="<u4", mode="r", shape=(s.docs, int(s.meta["num_perm"])))
-                     if s.docs and s.meta.get("num_perm") else None for s in stores]
+        self.stores, self.offsets = stores, offsets
+        self.k = max(s.num_perm for s in stores)
 
     def rows(self, gids: np.ndarray) -> np.ndarray:
         which = np.searchsorted(self.offsets, gids, side="right") - 1
-        k = next(m.shape[1] for m in self.maps if m is not None)
-        out = np.empty((len(gids), k), dtype=np.uint32)
+        out = np.empty((len(gids), self.k), dtype=np.uint32)
         for s in np.unique(which):
             sel = which == s
-            out[sel] = self.maps[s][gids[sel] - self.offsets[s]]
+            out[sel] = self.stores[s].sig_rows(gids[sel] - self.offsets[s])
         return out
 
     def jaccard(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -183,24 +189,18 @@ def verify_store(folder: str, task_dir: str | None) -> list[tuple[str, str]]:
                 verify_run(run)
             except SignatureFileError as exc:
                 bad.append((exc.path, exc.reason))
-    docs_path = store.folder / DOCS
-    try:
-        if pq.ParquetFile(docs_path).metadata.num_rows != store.docs:
-            bad.append((str(docs_path), "row count differs from meta.json"))
-    except (OSError, pa.ArrowException) as exc:
-        bad.append((str(docs_path), f"unreadable ({exc.__class__.__name__})"))
+    if store.meta.get("store_version") != STORE_VERSION:
+        return bad + [(str(store.folder / META), f"store format {store.meta.get('store_version', 1)}, "
+                                                 f"this version reads {STORE_VERSION}")]
+    files = [(DOCS_FILE, store.docs * DOC.itemsize, "docs_xxh3"), (IDS_FILE, int(store.meta["ids_bytes"]), "ids_xxh3")]
     if store.meta.get("sigs_xxh3") is not None:
-        sigs = store.folder / SIGS
-        expect = store.docs * int(store.meta["num_perm"]) * 4
-        if not sigs.exists() or sigs.stat().st_size != expect:
-            bad.append((str(sigs), "truncated or missing"))
-        else:
-            h = xxhash.xxh3_64()
-            with open(sigs, "rb") as fh:
-                while block := fh.read(1 << 22):
-                    h.update(block)
-            if h.intdigest() != store.meta["sigs_xxh3"]:
-                bad.append((str(sigs), "checksum mismatch (corrupted)"))
+        files.append((SIGS, store.docs * store.num_perm * 4, "sigs_xxh3"))
+    for name, size, key in files:
+        f = store.folder / name
+        if not f.exists() or f.stat().st_size != size:
+            bad.append((str(f), "truncated or missing"))
+        elif file_xxh3(f) != store.meta[key]:
+            bad.append((str(f), "checksum mismatch (corrupted)"))
     return bad
 
 

@@ -1,4 +1,8 @@
-"""Union-find over dense integer ids in one numpy array, fed edge chunks at a time."""
+"""Union-find over dense integer ids in one numpy array, fed edge chunks at a time.
+
+Memory: the parent array, 4 B per document (int32 below 2^31 documents, else 8 B),
+plus temporaries the size of one edge chunk or one ``block`` of ids.
+"""
 
 from __future__ import annotations
 
@@ -37,12 +41,33 @@ class UnionFind:
             ru, rv, u, v = ru[apart], rv[apart], u[apart], v[apart]
             np.minimum.at(self.parent, np.maximum(ru, rv), np.minimum(ru, rv).astype(self.parent.dtype))
 
-    def roots(self) -> np.ndarray:
-        """Fully compressed: ``roots()[i]`` is the component root of ``i``."""
+    def roots(self, block: int = 1 << 16) -> np.ndarray:
+        """Fully compressed in place: ``roots()[i]`` is the component root of ``i``.
+
+        Every parent is <= its child (unions link the larger root under the smaller), so
+        blocks compressed in increasing order only point back at finished blocks.
+        """
         p = self.parent
-        while True:
-            pp = p[p]
-            if np.array_equal(pp, p):
-                self.parent = p
-                return p
-            p = pp
+        for start in range(0, len(p), block):
+            seg = p[start : start + block]
+            while True:
+                nxt = p[seg]
+                if np.array_equal(nxt, seg):
+                    break
+                seg[...] = nxt
+        return p
+
+
+def clustered(roots: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
+    """Ids in components of two or more, ordered by (root, id), from compressed ``roots``.
+
+    Memory: ~16 B per clustered id (ids, their roots, the sort order), nothing per other id.
+    """
+    members, heads = [], []
+    for start in range(0, len(roots), block):
+        r = roots[start : start + block]
+        moved = np.flatnonzero(r != np.arange(start, start + len(r), dtype=roots.dtype))
+        members.append((moved + start).astype(roots.dtype))
+        heads.append(np.unique(r[moved]))
+    ids = np.concatenate(members + [np.unique(np.concatenate(heads))]) if members else roots[:0]
+    return ids[np.lexsort((ids, roots[ids]))]

@@ -66,3 +66,15 @@ def test_short_text_is_one_shingle_and_empty_text_none() -> None:
     assert shingles([], 5) == []
     assert len(fast_shingle_hashes([b"a", b"b"], 5)) == 1
     assert len(fast_shingle_hashes([b"w"] * 7, 5)) == 3
+
+
+def test_fast_permutations_are_canonical_where_one_fold_leaves_p_or_more() -> None:
+    p = (1 << 61) - 1
+    perms = make_permutations(8, 11, "fast")
+    a, b = int(perms.a[0]), int(perms.b[0])
+    # shingle hashes whose first permutation gives 0..3: before the final fold the sum is
+    # v + m*p with m >= 1, which one Mersenne fold leaves at p + v, not v
+    h = np.array([((v - b) * pow(a, -1, p)) % p for v in range(4)], dtype=np.uint64)
+    want = [min((int(x) * int(aa) + int(bb)) % p for x in h) for aa, bb in zip(perms.a, perms.b)]
+    got = signatures([h, h[1:]], perms)
+    assert got[0].tolist() == want and got[0, 0] == 0 and got[1, 0] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataforge.dedup.unionfind import UnionFind
+from dataforge.dedup.unionfind import UnionFind, clustered
 
 
 def _plain(n: int, edges: list[tuple[int, int]]) -> list[int]:
@@ -35,3 +35,19 @@ def test_chain_collapses_to_smallest_id() -> None:
     uf = UnionFind(6)
     uf.union(np.array([5, 4, 3]), np.array([4, 3, 2]))
     assert uf.roots().tolist() == [0, 1, 2, 2, 2, 2]
+
+
+def test_block_compression_and_clustered_ids_match_plain_components() -> None:
+    rng = np.random.default_rng(5)
+    n, m = 300, 120
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    uf = UnionFind(n)
+    uf.union(u, v)
+    roots = uf.roots(block=7)  # blocks much smaller than the chains: pointers cross blocks
+    want = _plain(n, list(zip(u.tolist(), v.tolist())))
+    assert roots.tolist() == want
+    sizes = np.bincount(want, minlength=n)
+    expect = sorted((r, i) for i, r in enumerate(want) if sizes[r] > 1)
+    got = clustered(roots, block=11)
+    assert [(want[i], i) for i in got.tolist()] == expect
+    assert clustered(UnionFind(5).roots()).tolist() == []  # no duplicates: nothing listed
