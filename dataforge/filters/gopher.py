@@ -7,10 +7,12 @@ in datatrove's order, so a document fails with the same reason. Words come from
 ``text.words`` (spaCy-compatible splitting without spaCy). A threshold set to ``null``
 (or 0) switches its rule off, as in datatrove.
 
-CJK and other unspaced scripts: a run of Han/Kana/Thai characters is one "word", so such
-documents have few, long words and ``gopher_quality`` drops nearly all of them
-(``short_doc`` or ``above_avg_word_length``); ``gopher_repetition`` still works on their
-lines and paragraphs. Put ``langid`` first to route them elsewhere.
+CJK and other unspaced scripts: a run of Han/Kana/Thai characters is one "word" (as with
+datatrove's English spaCy tokenizer), so such documents have few, long words:
+``gopher_quality`` drops nearly all of them (``short_doc`` or ``above_avg_word_length``),
+and ``gopher_repetition`` drops most as ``top_2_gram``/``top_3_gram`` (one n-gram of a few
+long "words" covers a large share of the text) unless lines or paragraphs repeat first.
+datatrove decides the same way. Put ``langid`` first to route them elsewhere.
 """
 
 from __future__ import annotations
