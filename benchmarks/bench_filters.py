@@ -44,7 +44,7 @@ from dataforge.registry import STAGES, resolve  # noqa: E402
 from dataforge.stage import RunInfo, TaskContext  # noqa: E402
 from dataforge.stats import Stats  # noqa: E402
 from tests.filters.bundled import (CHAIN, FIXTURE, agreement, bundled_docs, datatrove_filters, dt_decide,  # noqa: E402
-                                   our_decide)
+                                   our_decisions)
 
 
 # ---- documents ---------------------------------------------------------------------------
@@ -79,15 +79,6 @@ def dt_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, A
     for key, txt in docs:
         for name, flt in filters.items():
             out[name][key] = dt_decide(name, flt, key, txt)
-    return out
-
-
-def our_decisions(docs: list[tuple[str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
-    langid = build("langid")
-    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in CHAIN}
-    for key, txt in docs:
-        for name, dec in our_decide(txt, langid).items():
-            out[name][key] = dec
     return out
 
 
@@ -222,7 +213,7 @@ def main() -> None:
     docs = docs[: args.limit] if args.limit else docs
     if not args.no_fixture:
         write_fixture(bundled_docs(REPO / "data"))
-    dt, ours = dt_decisions(docs), our_decisions(docs)
+    dt, ours = dt_decisions(docs), our_decisions(docs, build("langid"))
     agree = [agreement(n, dt[n], ours[n]) for n in CHAIN]
     for a in agree:
         print(f"{a['filter']}: agree {a['agree']:.4f}, same reason {a['same_reason']:.4f}", flush=True)

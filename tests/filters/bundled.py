@@ -133,3 +133,12 @@ def agreement(name: str, theirs: dict[str, dict[str, Any]], ours: dict[str, dict
             diffs.append(f"{key}: both keep, different text")
     return {"filter": name, "docs": len(theirs), "dropped": sum(t["reason"] is not None for t in theirs.values()),
             "agree": same / max(len(theirs), 1), "same_reason": same_reason / both if both else 1.0, "diffs": diffs}
+
+
+def our_decisions(docs: list[tuple[str, str]], langid_stage: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """``our_decide`` on every document, filter-major: {filter: {key: decision}}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in CHAIN}
+    for key, text in docs:
+        for name, dec in our_decide(text, langid_stage).items():
+            out[name][key] = dec
+    return out

@@ -19,18 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.filters.bundled import CHAIN, FIXTURE, agreement, bundled_docs, datatrove_filters, dt_decide, our_decide
+from tests.filters.bundled import (CHAIN, FIXTURE, agreement, bundled_docs, datatrove_filters, dt_decide,
+                                   our_decisions)
 
 MIN_AGREEMENT = 0.99  # issue 3: kept/dropped agreement of at least 99% per filter
 
 
 def ours_on(docs: list[tuple[str, str]], make_stage: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    langid = make_stage("langid")
-    out: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in CHAIN}
-    for key, text in docs:
-        for name, dec in our_decide(text, langid).items():
-            out[name][key] = dec
-    return out
+    return our_decisions(docs, make_stage("langid"))
 
 
 def check(theirs: dict[str, dict[str, dict[str, Any]]], ours: dict[str, dict[str, dict[str, Any]]]) -> None:
