@@ -80,12 +80,13 @@ def train(shards: Path, output: Path, config_file: Path | None, resume: bool, co
     Pretraining shards are read as one token stream (random windows); SFT shards row by
     row with their loss mask. Eval uses the validation split, else a held-out tail of train.
     Logs go to the terminal and OUTPUT/metrics.jsonl; OUTPUT/ckpt.pt is rewritten
-    atomically, so a killed run continues exactly with --resume.
+    atomically, so a killed run continues exactly with --resume (the same
+    settings; a larger --steps is allowed but stretches the lr schedule).
 
     \b
     Examples:
       dataforge train --shards out/pretrain_mix --model tiny --steps 200 --output out/run1
-      dataforge train --shards out/pretrain_mix --output out/run1 --steps 400 --resume
+      dataforge train --shards out/pretrain_mix --model tiny --steps 200 --output out/run1 --resume
       dataforge train --shards out/sft --config train.yaml --output out/sft_run
     """
     from .loop import run_training
@@ -113,7 +114,8 @@ def _summary_line(summary: dict[str, Any]) -> str:
 @click.option("--prompt", "-p", default="", help="Text to continue (empty: start a new document).")
 @click.option("--max-tokens", default=100, show_default=True, type=click.IntRange(1), help="Tokens to generate.")
 @click.option("--temperature", default=0.8, show_default=True, type=click.FloatRange(0), help="0 = greedy.")
-@click.option("--top-k", default=50, show_default=True, type=click.IntRange(0), help="Sample from the k likeliest (0 = all).")
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(0),
+              help="Sample from the k likeliest (0 = all).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, mps.")
 @_user_errors

@@ -114,6 +114,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    rope_cos: torch.Tensor  # (context, D) buffers, rebuilt at init, not saved
+    rope_sin: torch.Tensor
+
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         if cfg.d_model % cfg.n_head or (cfg.d_model // cfg.n_head) % 2:

@@ -17,8 +17,20 @@ from ..io import atomic_write_text
 from ..tokenize.shards import read_manifest
 from .config import TrainConfig, TrainError, config_changes
 from .data import ShardData, eval_batches, load_data, train_batch
-from .engine import (CHECKPOINT, accumulate, autocast, build_model, evaluate, load_checkpoint, perplexity, resolve_device,
-                     rng_state, save_checkpoint, set_rng_state, to_device)
+from .engine import (
+    CHECKPOINT,
+    accumulate,
+    autocast,
+    build_model,
+    evaluate,
+    load_checkpoint,
+    perplexity,
+    resolve_device,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    to_device,
+)
 from .metrics import MetricsLog, StepTimer, lr_at
 from .model import GPTConfig, param_groups
 
@@ -56,7 +68,7 @@ class Run:
         self.model_cfg = model_cfg
         self.optimizer = torch.optim.AdamW(param_groups(self.model, config.weight_decay), lr=config.peak_lr,
                                            betas=(config.beta1, config.beta2))
-        self.step = 0
+        self.step, self.lr = 0, 0.0
         if ckpt is not None:
             self.model.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -110,7 +122,7 @@ class Run:
                              seed=cfg.seed, sampling=cfg.sampling) for m in range(cfg.grad_accum)]
         timer.data_done(tokens=sum(b.x.size for b in micro))
         total = accumulate(self.forward, micro, device=self.device, ctx_factory=self.ctx)
-        if cfg.grad_clip > 0:
+        if cfg.grad_clip > 0:  # bf16 autocast needs no loss scaling, so these grads are already unscaled
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         lr = lr_at(self.step, peak=cfg.peak_lr, warmup=cfg.warmup, total=cfg.steps, min_ratio=cfg.min_lr_ratio)
         for group in self.optimizer.param_groups:
@@ -141,11 +153,12 @@ class Run:
 
     def loop(self, *, stop_after: int | None, on_log: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
         cfg = self.config
-        timer, recent = StepTimer(), []
+        timer, recent = StepTimer(), list[float]()
         emit = self.metrics.writer(on_log)
         start = self.step
         if start >= cfg.steps:
             log.info("%s: already at step %d of %d; nothing to train", self.output, start, cfg.steps)
+            self.run_eval()  # the summary still reports where the run stands
         while self.step < cfg.steps:
             loss = self.train_step(timer)
             recent = (recent + [loss])[-10:]
