@@ -238,6 +238,7 @@ def write_report(stream: np.ndarray, used: list[str], loader: dict, tp: dict, cu
     final_real, final_shuf = curves["real"][-1][1], curves["shuffled"][-1][1]
     lines += ["", f"Final eval perplexity: real {math.exp(final_real):,.0f}, shuffled {math.exp(final_shuf):,.0f} "
               f"({math.exp(final_shuf) / math.exp(final_real):.2f}x)."]
+    lines += ["", "Notes: rows of table 2 were timed minutes apart; on a shared machine the load moves single rows."]
     out = REPO / "benchmarks" / "results" / "train.md"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
