@@ -8,7 +8,7 @@ on whitespace (any ``str.isspace`` character, as spaCy does) and each chunk is s
 ``wordsplit.split_chunk`` (prefixes, suffixes, exceptions, infixes: see there). Chunks
 are memoised, as spaCy caches them, so a repeated chunk costs a dict lookup.
 
-On 1,960 real web documents 98.9% of documents get exactly spaCy's token list; the rest
+On 1,960 real web documents 99.0% of documents get exactly spaCy's token list; the rest
 differ by a token or two (rare exceptions such as ``lovin'``, Korean/Persian text with a
 "." glued to the next word, a few emoticons). Where that changes a filter decision is
 listed in benchmarks/results/filters.md.
