@@ -104,7 +104,8 @@ class DedupBarrier(Barrier):
                 uf.union(u, v)
         roots = uf.roots()
         res = resolve(stores, offsets, roots, n_index=n_index, policy=self.p.keep, sources=ctx.run.sources,
-                      out=ctx.publish_dir / self.clusters_file, slice_size=self.p.merge_buffer, spill_dir=work)
+                      out=ctx.publish_dir / self.clusters_file, slice_size=max(1, self.p.merge_buffer // 4),
+                      spill_dir=work)
         del uf, roots
         dropped = 0
         drop_dir = ctx.barrier_dir / "drop"
@@ -178,10 +179,12 @@ class DedupParams(Params):
     # which document of a cluster survives: "first" (source priority from the pipeline
     # file, then id), "longest" text, or highest meta.quality (issue 4)
     keep: KeepPolicy = "first"
-    # signed documents a task holds before writing a sorted spill (memory: ~16 B x bands each)
+    # signed documents a task holds before writing a sorted spill (map memory: ~12 B x
+    # bands each, plus the sort's copy); our choice, a few hundred MB at 14 bands
     buffer_docs: int = 200_000
-    # records read per run at a time in the band merge (12 B each); also the slice of
-    # duplicate members resolved at once
+    # the reduce's memory knob (see dataforge/dedup/__init__.py): band records held across
+    # a band merge's runs (~40 B each), edges per union-find chunk (16 B), and /4 the
+    # cluster members resolved per slice (~1 KB each); our choice, ~30 MB in all
     merge_buffer: int = 65_536
     # folder of the cross-run index: dedup against everything earlier runs kept; updated
     # only when this run succeeds (issue 4). None = no index.

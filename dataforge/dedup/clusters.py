@@ -76,7 +76,8 @@ def keeper_order(g: Gathered, roots: np.ndarray, *, policy: KeepPolicy, sources:
     """
     rank = {s: i for i, s in enumerate(sources)}
     src_rank = np.array([rank.get(s, len(sources)) for s in g.sources], dtype=np.int64)
-    id_rank = np.unique(g.ids.astype(str), return_inverse=True)[1] if len(g.ids) else np.zeros(0, np.int64)
+    # rank ids as Python strings: a fixed-width unicode copy would cost 4 B x the longest id per member
+    id_rank = np.unique(g.ids, return_inverse=True)[1] if len(g.ids) else np.zeros(0, np.int64)
     if policy == "longest":
         pref = -g.length.astype(np.float64)
     elif policy == "quality":
