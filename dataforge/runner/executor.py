@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait, FIRST_COMPLETED
 from concurrent.futures.process import BrokenProcessPool
@@ -26,7 +28,22 @@ class TaskFailed(DataforgeError):
     """A task kept failing (its worker died) after every retry."""
 
 
-def _worker_init(level: int) -> None:
+def _watch_driver(pid: int) -> None:
+    """Exit this worker as soon as the driver that owns it is gone (killed, OOM): an orphan
+    must not finish and commit a task after the output lock was released."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(70)
+        except PermissionError:  # the pid exists (not ours to signal): treat as alive
+            continue
+
+
+def _worker_init(level: int, driver_pid: int | None = None) -> None:
+    if driver_pid is not None:
+        threading.Thread(target=_watch_driver, args=(driver_pid,), daemon=True, name="driver-watch").start()
     handler = logging.StreamHandler()
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -51,8 +68,8 @@ class LocalExecutor:
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                             initializer=_worker_init, initargs=(logging.getLogger().level,))
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
+                                             initargs=(logging.getLogger().level, os.getpid()))
         return self._pool
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
@@ -100,7 +117,7 @@ class LocalExecutor:
         ctx = multiprocessing.get_context("forkserver")
         for _ in range(self.max_retries + 1):
             with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(logging.getLogger().level,)) as pool:
+                                     initargs=(logging.getLogger().level, os.getpid())) as pool:
                 try:
                     return pool.submit(fn, *a).result()
                 except BrokenProcessPool:

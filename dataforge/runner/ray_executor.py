@@ -55,20 +55,32 @@ class RayExecutor:
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
         pending = list(refs)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for ref in done:
-                i = index[ref]
-                try:
-                    results[i] = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    raise exc.as_instanceof_cause() from None
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-                    from .executor import TaskFailed
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    i = index[ref]
+                    try:
+                        results[i] = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:
+                        raise exc.as_instanceof_cause() from None
+                    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
+                        from .executor import TaskFailed
 
-                    raise TaskFailed(f"task {i} failed after {self.options['max_retries']} retries: {exc}") from None
-                if on_done:
-                    on_done(i, results[i])
+                        raise TaskFailed(f"task {i} failed after {self.options['max_retries']} retries: {exc}") from None
+                    if on_done:
+                        on_done(i, results[i])
+        except BaseException:
+            # on a cluster that outlives this run, tasks still running would go on writing into
+            # the output after the run released its lock: stop them before raising
+            for ref in pending:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # already finished or gone
+                    continue
+            if pending:
+                ray.wait(pending, num_returns=len(pending), timeout=10)
+            raise
         return results
 
     def close(self) -> None:

@@ -120,9 +120,6 @@ def test_without_retries_the_same_kill_fails_the_run_clearly(tmp_path: Path, dat
     assert not (tmp_path / "noretry" / "manifest.json").exists()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="RayExecutor.map does not cancel the tasks still running when one fails: on an existing "
-                          "cluster they go on writing into the output after the run released its lock")
 def test_a_failed_map_leaves_no_task_running(tmp_path: Path, ray_instance) -> None:
     go, late = str(tmp_path / "go"), str(tmp_path / "late")
 
@@ -182,9 +179,6 @@ def _family(root: int) -> dict[int, int]:
     return depth
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="local workers (and the forkserver) outlive a SIGKILLed driver: they finish and commit "
-                          "their tasks after the output lock is released, then idle forever")
 def test_local_workers_exit_when_the_driver_is_killed_alone() -> None:
     proc = subprocess.Popen([sys.executable, "-c", DRIVER])
     family: dict[int, int] = {}
