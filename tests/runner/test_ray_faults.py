@@ -189,7 +189,7 @@ def test_local_workers_exit_when_the_driver_is_killed_alone() -> None:
             family = _family(proc.pid)
         workers = [pid for pid, d in family.items() if d == 2]
         if len(workers) != 2:
-            pytest.fail(f"the two workers never started ({family})")  # not the xfail's AssertionError
+            pytest.fail(f"the two workers never started ({family})")
         os.kill(proc.pid, signal.SIGKILL)  # the driver alone, as the OOM killer does
         proc.wait()
         deadline = time.monotonic() + 5
