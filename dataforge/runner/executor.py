@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,8 +30,21 @@ class TaskFailed(DataforgeError):
 
 
 def _watch_driver(pid: int) -> None:
-    """Exit this worker as soon as the driver that owns it is gone (killed, OOM): an orphan
-    must not finish and commit a task after the output lock was released."""
+    """Exit this worker as soon as the driver that owns it dies (killed, OOM): an orphan must
+    not finish and commit a task after the output lock was released.
+
+    A pidfd becomes readable when the process dies, even before it is reaped (a plain
+    ``kill(pid, 0)`` still succeeds on a zombie); polling is the fallback elsewhere.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(70)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os._exit(70)
     while True:
         time.sleep(0.5)
         try:
