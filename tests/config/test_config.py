@@ -107,3 +107,26 @@ def test_sources_option_checked(tmp_path: Path, data_dir: Path) -> None:
                                                                   "write: {format: jsonl, sources: [c5]}")
     got = "\n".join(problems(write(tmp_path, text)))
     assert "stages[0].write.sources: 'c5' is not an input (choose from: c4, wiki)" in got
+
+
+def test_input_names_cannot_escape_the_output(tmp_path: Path, data_dir: Path) -> None:
+    text = GOOD.format(out=tmp_path / "o", data=data_dir).replace("  c4: {", "  ../../etc: {")
+    got = "\n".join(problems(write(tmp_path, text)))
+    assert "input name '../../etc' may use only letters, digits, '-', '_', '.' (it names files)" in got
+
+
+def test_crafted_document_ids_never_become_paths(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dataforge.cli import main
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "../../../escaped", "text": "a document with a hostile id"}\n'
+                   '{"id": "/etc/passwd", "text": "another one"}\n')
+    p = tmp_path / "p.yaml"
+    p.write_text(f"output: {tmp_path / 'out'}\ninputs:\n  x: {{reader: jsonl, paths: {src}}}\n"
+                 "stages:\n  - write: {format: parquet}\n")
+    assert CliRunner().invoke(main, ["run", str(p)]).exit_code == 0
+    written = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert all(str(f).startswith(str(tmp_path / "out")) or f in (src, p) for f in written)
+    assert not (tmp_path.parent / "escaped").exists()
