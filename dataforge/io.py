@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import gzip
 import hashlib
-import io
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import zstandard
 
 
 @contextlib.contextmanager
@@ -46,17 +43,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 def temp_path_for(path: Path) -> Path:
     """A temp name beside ``path`` for writers that need a path, not a handle (then os.replace)."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open for reading, decompressing by suffix (.gz, .zst/.zstd); a plain file otherwise."""
-    p = str(path)
-    if p.endswith(".gz"):
-        return gzip.open(p, "rb")
-    if p.endswith((".zst", ".zstd")):
-        raw = open(p, "rb")
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return open(p, "rb")
 
 
 def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:

@@ -23,11 +23,11 @@ from ..stage import ReduceContext, RunInfo, safe_name
 from ..stats import Stats
 from .executor import make_executor
 from .finalize import finalize_tokens, train_run_tokenizer
-from .plan import Plan, append_plan, make_plan
+from .plan import Phase, Plan, append_plan, make_plan
 from .remote import publish
 from ..dedup.runs import SignatureFileError
 from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
-from .task import STATS_FILE, TaskJob, run_task
+from .task import STATS_FILE, TaskJob, attach_run_log, run_task
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,7 @@ class _RunLog:
 
     def __enter__(self) -> "_RunLog":
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._handler = logging.FileHandler(self.path, encoding="utf-8")
-        self._handler.setLevel(logging.INFO)
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"))
-        root = logging.getLogger("dataforge")
-        root.addHandler(self._handler)
-        if root.getEffectiveLevel() > logging.INFO:
-            root.setLevel(logging.INFO)
+        self._handler = attach_run_log(self.path)
         return self
 
     def summary(self, info: dict[str, Any]) -> None:
@@ -183,16 +177,12 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
             tokenizer_path, trained = train_run_tokenizer(plan, last_dir, on_event)
             steps += trained
             enc_dir = plan.work_dir / "encode"
-            phase = plan.phases[-1]
-            from .plan import Phase
-
             encode_phase = Phase(index=len(plan.phases), entry=None, stages=[], exit=None)
             jobs = [(TaskJob(run=run, phase=encode_phase, task=t, phase_dir=enc_dir, prev_dir=last_dir / t.task_id,
                              input=None, output="tokens", tokenize=tok, tokenizer_path=tokenizer_path),)
                     for t in plan.tasks]
             steps += _run_tasks(executor, jobs, stats, on_event, enc_dir, "encode with the trained tokenizer")
             last_dir = enc_dir
-            del phase
         manifest, packed = finalize_tokens(plan, last_dir, tokenizer_path, stats, on_event)
         steps += packed
 

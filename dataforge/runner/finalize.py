@@ -17,9 +17,9 @@ from ..tokenize.encode import load_tokenizer, train_tokenizer, vocab_size
 from ..tokenize.pack import pack
 from ..tokenize.shards import MANIFEST, ShardError, ShardInfo, ShardSpec, manifest_core, write_manifest
 from .docstore import read_docs
-from .plan import Plan
+from .plan import Plan, TaskSpec
 from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done
-from .task import DOCS_FILE
+from .task import DOCS_FILE, INPUT_FILE
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     with atomic_write(out / "tokenizer.json", "wb") as fh, open(tokenizer_path, "rb") as src:
         shutil.copyfileobj(src, fh)
     run_inputs = [{"source": t.source, "path": t.path, "bytes": t.size, "version": t.version,
-                   "checksum": checksum(t.path)} for t in plan.tasks]
+                   "checksum": _input_checksum(plan, t)} for t in plan.tasks]
     this_run = {"inputs": len(run_inputs), "sources": mix.report(result.per_source),
                 "shards": [s.path for s in result.shards], "tokens_dropped_tail": result.dropped_tail}
     if base is not None and base.get("tokenizer", {}).get("sha256") != tok_sha:
@@ -136,6 +136,14 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     commit_dir(tmp, final, output_dir=out)
     on_event("reduce_end", title="mix + pack shards")
     return manifest, 1
+
+
+def _input_checksum(plan: Plan, task: TaskSpec) -> str:
+    """Taken by the task in phase 0; read again only for a task committed without it."""
+    recorded = plan.work_dir / "phase-0" / task.task_id / INPUT_FILE
+    if recorded.exists():
+        return json.loads(recorded.read_text())["checksum"]
+    return checksum(task.path)
 
 
 def _versions() -> dict[str, str]:

@@ -8,6 +8,7 @@ into the phase's output, and commits the task folder with its stats and marker l
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..config import InputSpec, StageSpec
 from ..document import Document
-from ..io import fetch_to, is_url
+from ..io import checksum, fetch_to, is_url
 from ..readers.base import READ_LABEL
 from ..stage import RunInfo, Stage, TaskContext
 from ..stats import Stats
@@ -30,6 +31,7 @@ from .state import commit_dir, fresh_tmp_dir, is_done
 log = logging.getLogger(__name__)
 
 DOCS_FILE = "docs.parquet"
+INPUT_FILE = "input.json"
 STATS_FILE = "stats.json"
 
 
@@ -109,9 +111,15 @@ def _log_to_run_file(path: str | None) -> logging.Handler | None:
     root = logging.getLogger("dataforge")
     if any(getattr(h, "baseFilename", None) == str(Path(path).resolve()) for h in root.handlers):
         return None
+    return attach_run_log(path)
+
+
+def attach_run_log(path: str | Path) -> logging.Handler:
+    """Append the library's INFO-and-up records to the run's log file (driver and workers alike)."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"))
+    root = logging.getLogger("dataforge")
     root.addHandler(handler)
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
@@ -126,6 +134,7 @@ def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Docume
     path = job.task.path
     if is_url(path):  # object stores: stream a copy into the task's scratch folder (removed with it)
         local = fetch_to(path, tmp_dir / ("input" + "".join(Path(path).suffixes[-2:])))
+        _record_checksum(tmp_dir, local)
 
         local_prefix, url_prefix = reader.doc_id(str(local), ""), reader.doc_id(path, "")
 
@@ -137,7 +146,14 @@ def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Docume
             local.unlink()
 
         return _instrument(read, (), stats, READ_LABEL, count_in=False)
+    _record_checksum(tmp_dir, Path(path))
     return _instrument(lambda _: reader.read(path), (), stats, READ_LABEL, count_in=False)
+
+
+def _record_checksum(tmp_dir: Path, local: Path) -> None:
+    """The input's content checksum, taken in the worker (in parallel, and for an object-store
+    input on the copy already fetched), for the manifest and append mode's "seen" test."""
+    (tmp_dir / INPUT_FILE).write_text(json.dumps({"checksum": checksum(str(local))}))
 
 
 def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str, *,

@@ -26,7 +26,6 @@ a shard not in the manifest does not exist.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -37,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import DataforgeError
-from ..io import atomic_write_text, fsync_dir, temp_path_for
+from ..io import atomic_write_text, fsync_dir, sha256_file, temp_path_for
 
 FORMAT_VERSION = "1"
 MANIFEST = "manifest.json"
@@ -148,7 +147,7 @@ class ShardWriter:
             writer.write_batch(batch.replace_schema_metadata(schema.metadata))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         os.replace(tmp, final)
         fsync_dir(self.out_dir)
         self.shards.append(ShardInfo(path=name, split=self.split, rows=len(self._ids),
@@ -159,14 +158,6 @@ class ShardWriter:
     def close(self) -> list[ShardInfo]:
         self.flush()
         return self.shards
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 class ShardError(DataforgeError):
