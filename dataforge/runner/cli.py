@@ -24,6 +24,12 @@ def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
+def _out() -> Console:
+    """Standard output: lines are never wrapped (paths stay whole for grep and logs); tables
+    get 160 columns when not on a terminal."""
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
 def _load(pipeline: str) -> PipelineConfig:
     try:
         return load_pipeline(pipeline)
@@ -94,7 +100,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
         con.print(f"[bold red]error:[/] {where}: {exc.strerror or exc}; the run stopped and nothing unfinished "
                   "was marked done (rerun after fixing it to resume)", highlight=False)
         sys.exit(EXIT_FAILED)
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    out = _out()
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")
         sys.exit(EXIT_NOTHING)
@@ -125,7 +131,7 @@ def stages() -> None:
     """
     from .. import registry
 
-    out = Console(highlight=False)
+    out = _out()
     for title, table in (("readers", registry.READERS), ("stages", registry.STAGES)):
         t = Table(title=title, show_lines=False)
         t.add_column("name")
@@ -142,7 +148,7 @@ def stages() -> None:
 
 
 def _print_plan(plan: Any) -> None:
-    out = Console(highlight=False)
+    out = _out()
     cfg = plan.config
     out.print(f"pipeline [bold]{cfg.name}[/] (config {plan.config_hash}, seed {cfg.seed}) -> {cfg.output}")
     t = Table(title="inputs")
