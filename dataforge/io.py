@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+# mkstemp makes 0600 files; outputs get the permissions any new file would (0666 & ~umask),
+# so a manifest or report is readable by whoever may read its shards
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -23,6 +27,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
