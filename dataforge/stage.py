@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .document import Document
-from .stats import Stats
+from .stats import Stats, size_bin, unit_bin
 
 
 class Params(BaseModel):
@@ -32,9 +32,15 @@ class Params(BaseModel):
 class FilterParams(Params):
     """Options every filter has."""
 
-    # Write up to this many rejected documents per task, with their reason, to
-    # rejected/<stage>/<task>.jsonl under the output, for inspection. 0 = none.
-    sample_rejected: int = 0
+    # Write up to this many rejected documents per reason and task, with their reason,
+    # to rejected/<stage>/<task>.jsonl under the output (`dataforge report` shows them).
+    # 0 = none. Our choice: 3 per reason is enough to see what a rule catches, and costs
+    # a few KB per task.
+    sample_rejected: int = Field(3, ge=0)
+
+
+# a sampled rejected document keeps at most this much text (a report shows the start)
+SAMPLE_TEXT_CHARS = 20_000
 
 
 class Executor(Protocol):
@@ -113,6 +119,8 @@ class Stage:
     def __init__(self, params: Params, ctx: TaskContext | ReduceContext) -> None:
         self.params = params
         self.ctx = ctx
+        self._sampled: dict[str, int] = {}
+        self._rejected_fh: Any = None
 
     @classmethod
     def check(cls, params: Params) -> list[tuple[str, str]]:
@@ -128,22 +136,41 @@ class Stage:
     def count(self, doc: Document, key: str, n: float = 1) -> None:
         self.ctx.stats.add(self.ctx.label, doc.source, key, n)
 
+    def observe(self, doc: Document, name: str, score: float) -> None:
+        """Count a score in [0, 1] into histogram ``name`` (20 bins; `dataforge report` plots it)."""
+        self.count(doc, f"hist.{name}.{unit_bin(score)}")
+
+    def dropped(self, doc: Document, reason: str) -> None:
+        """Count a drop (and its size), and keep the first ``sample_rejected`` documents of
+        each reason in this task for inspection, when the stage's options have that."""
+        self.count(doc, f"dropped.{reason}")
+        self.count(doc, f"hist.dropped_bytes.{size_bin(len(doc.text.encode('utf-8', 'surrogatepass')))}")
+        limit = int(getattr(self.params, "sample_rejected", 0) or 0)
+        if limit <= self._sampled.get(reason, 0) or not isinstance(self.ctx, TaskContext):
+            return
+        self._sampled[reason] = self._sampled.get(reason, 0) + 1
+        if self._rejected_fh is None:
+            path = self.ctx.publish_dir / "rejected" / safe_name(self.label) / f"{safe_name(self.ctx.task_id)}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._rejected_fh = open(path, "w", encoding="utf-8")
+        rec = {"id": doc.id, "source": doc.source, "reason": reason, "chars": len(doc.text),
+               "text": doc.text[:SAMPLE_TEXT_CHARS], "meta": doc.meta}
+        self._rejected_fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Called once after the stream is exhausted (flush side outputs here)."""
+        """Called once after the stream is exhausted (flush side outputs here; call super)."""
+        if self._rejected_fh is not None:
+            self._rejected_fh.close()
+            self._rejected_fh = None
 
 
 class Filter(Stage):
     """A stage that keeps or drops each document by a pure rule, and counts why."""
 
     Params: ClassVar[type[Params]] = FilterParams
-
-    def __init__(self, params: Params, ctx: TaskContext | ReduceContext) -> None:
-        super().__init__(params, ctx)
-        self._rejected_left = int(getattr(params, "sample_rejected", 0) or 0)
-        self._rejected_fh: Any = None
 
     def reject(self, doc: Document) -> str | None:
         """Return a short reason (snake_case) to drop ``doc``, or None to keep it."""
@@ -156,26 +183,6 @@ class Filter(Stage):
                 yield doc
             else:
                 self.dropped(doc, reason)
-
-    def dropped(self, doc: Document, reason: str) -> None:
-        """Count a drop and keep a sample of it if asked. Batched filters call this directly."""
-        self.count(doc, f"dropped.{reason}")
-        if self._rejected_left > 0 and isinstance(self.ctx, TaskContext):
-            if self._rejected_fh is None:
-                path = (
-                    self.ctx.publish_dir / "rejected" / safe_name(self.label)
-                    / f"{safe_name(self.ctx.task_id)}.jsonl"
-                )
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._rejected_fh = open(path, "w", encoding="utf-8")
-            rec = {"id": doc.id, "source": doc.source, "reason": reason, "text": doc.text, "meta": doc.meta}
-            self._rejected_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            self._rejected_left -= 1
-
-    def close(self) -> None:
-        if self._rejected_fh is not None:
-            self._rejected_fh.close()
-            self._rejected_fh = None
 
 
 class Barrier(Stage):

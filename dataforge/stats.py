@@ -8,8 +8,36 @@ from pathlib import Path
 from typing import Any
 
 # stats[stage_label][source][key] -> number. Keys: docs_in, docs_out, bytes_in, bytes_out,
-# seconds, dropped.<reason>, skipped.<reason>, or any counter a stage defines.
+# seconds, dropped.<reason>, skipped.<reason>, hist.<name>.<bin> (a histogram: bins are
+# counters too, so they merge by sum like the rest), or any counter a stage defines.
 Counts = dict[str, dict[str, dict[str, float]]]
+
+HIST = "hist."
+UNIT_BINS = 20  # histograms of scores in [0, 1]: bins of width 0.05
+
+
+def unit_bin(value: float) -> int:
+    """The bin of a score in [0, 1] (values outside are clamped)."""
+    return min(max(int(value * UNIT_BINS), 0), UNIT_BINS - 1)
+
+
+def size_bin(n: int) -> int:
+    """The half-octave bin of a size: bin b holds [size_bin_edge(b), size_bin_edge(b + 1)).
+
+    Edges run 0, 2, 3, 4, 6, 8, 12, 16, 24, ...: each octave split at 1.5x, fine enough to
+    see a length distribution from a 10-byte stub to a 10-MB book in about 48 bins."""
+    if n < 2:
+        return 0
+    bits = n.bit_length()
+    return 2 * (bits - 1) + ((n >> (bits - 2)) & 1)
+
+
+def size_bin_edge(b: int) -> int:
+    """The smallest size in bin ``b`` (see ``size_bin``)."""
+    if b <= 1:
+        return 0 if b <= 0 else 2  # bin 1 is empty: sizes 0 and 1 share bin 0
+    octave = 1 << (b // 2)
+    return octave + (octave >> 1 if b % 2 else 0)
 
 
 class Stats:

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 import xxhash
 
+from pydantic import Field
+
 from ..document import Document
 from ..errors import DataforgeError
 from ..io import atomic_write_text
@@ -147,7 +149,7 @@ class DedupBarrier(Barrier):
                         f"{self.label}: task {self.ctx.task_id}: document {i} is {doc.id!r}, not the one the "
                         "dedup reduce dropped; apply must see the documents map saw, in the same order")
                 j += 1
-                self.count(doc, "dropped.duplicate")
+                self.dropped(doc, "duplicate")
                 continue
             yield doc
 
@@ -189,3 +191,5 @@ class DedupParams(Params):
     # folder of the cross-run index: dedup against everything earlier runs kept; updated
     # only when this run succeeds (issue 4). None = no index.
     index: str | None = None
+    # removed duplicates kept per task for inspection under rejected/<stage>/ (see FilterParams)
+    sample_rejected: int = Field(3, ge=0)

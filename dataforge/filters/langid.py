@@ -86,5 +86,9 @@ class LangId(Filter):
             best = max(scores, key=scores.__getitem__)
             doc.meta["lang"] = best
             doc.meta["lang_score"] = round(scores[best], 4)
-            out.append(lang_reason(scores, best, scores[best], self.params))
+            reason = lang_reason(scores, best, scores[best], self.params)
+            # for `dataforge report`: the language mix seen, and the score split by decision
+            self.count(doc, f"lang.{best}")
+            self.observe(doc, "lang_score.kept" if reason is None else "lang_score.dropped", scores[best])
+            out.append(reason)
         return out

@@ -87,7 +87,9 @@ class QualityClassifier(Filter):
     def reject(self, doc: Document) -> str | None:
         self._score([doc])
         cutoff = self.params.threshold
-        return "low_quality" if cutoff is not None and doc.meta["quality"] < cutoff else None
+        kept = cutoff is None or doc.meta["quality"] >= cutoff
+        self.observe(doc, "quality.kept" if kept else "quality.dropped", doc.meta["quality"])
+        return None if kept else "low_quality"
 
     def _score(self, batch: list[Document]) -> None:
         model = load_model(self.params.model)
@@ -112,6 +114,8 @@ class QualityClassifier(Filter):
     def _keep(self, batch: list[Document], cutoff: float | None) -> Iterator[Document]:
         for doc in batch:
             if cutoff is None or doc.meta["quality"] >= cutoff:
+                self.observe(doc, "quality.kept", doc.meta["quality"])
                 yield doc
             else:
+                self.observe(doc, "quality.dropped", doc.meta["quality"])
                 self.dropped(doc, "low_quality")

@@ -36,10 +36,11 @@ class ExtractHtml(Stage):
             if result.text is None:
                 reason = result.reason or "extract_error"
                 self.ctx.log.debug("%s: dropped: %s %s", doc.id, reason, result.detail)
-                self.count(doc, f"dropped.{reason}")
+                self.dropped(doc, reason)
                 continue
             doc.text = result.text
             yield doc
 
     def close(self) -> None:
         self.extractor.close()
+        super().close()

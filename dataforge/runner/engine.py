@@ -94,7 +94,9 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                 on_event("reduce_end", title=f"publish to {config.publish_url}")
             run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": result.steps_run,
                              "warnings": (result.manifest or {}).get("warnings", []),
-                             "tokens": (result.manifest or {}).get("tokens"), "train": result.train})
+                             "tokens": (result.manifest or {}).get("tokens"), "train": result.train,
+                             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "config_hash": plan.config_hash,
+                             "pipeline": config.raw})
             return result
 
 

@@ -83,6 +83,8 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     mix = plan_mixture(plan, task_dirs, dtype=spec.dtype, validation_fraction=params.validation_fraction)
     own = Stats()
     shard_dir = out / "shards"
+    for partial in shard_dir.glob(".*.tmp"):  # a killed pack's half-written shard; we hold the output lock
+        partial.unlink()
     base = plan.base
     start = {split: sum(1 for s in (base or {}).get("shards", []) if s["split"] == split)
              for split in ("train", "validation")}
@@ -113,6 +115,8 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     manifest.update({
         "name": plan.config.name,
         "config_hash": plan.config_hash,
+        # the pipeline file as written (for `dataforge report` and for a person asking "how was this made")
+        "pipeline": json.loads(json.dumps(plan.config.raw, default=str)),
         "seed": plan.config.seed,
         "versions": _versions(),
         "inputs": (base or {}).get("inputs", []) + run_inputs,

@@ -22,7 +22,7 @@ from ..document import Document
 from ..io import checksum, fetch_to, is_url
 from ..readers.base import READ_LABEL
 from ..stage import RunInfo, Stage, TaskContext
-from ..stats import Stats
+from ..stats import Stats, size_bin
 from ..tokenize.encode import encode_task
 from .docstore import read_docs, write_docs
 from .plan import Phase, TaskSpec
@@ -193,8 +193,10 @@ def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str,
             own += time.perf_counter() - t0
             if count_docs:
                 c = counts[doc.source]
+                size = len(doc.text.encode("utf-8", "surrogatepass"))
                 c["docs_out"] += 1
-                c["bytes_out"] += len(doc.text.encode("utf-8", "surrogatepass"))
+                c["bytes_out"] += size
+                c[f"hist.bytes.{size_bin(size)}"] += 1  # the length histogram of `dataforge report`
             yield doc
     finally:
         for source, keys in counts.items():

@@ -33,7 +33,7 @@ def _write(path: Path, docs: list[tuple[str, str]]) -> None:
 
 
 def _out_ids(out: Path) -> set[str]:
-    return {json.loads(line)["id"] for f in out.rglob("*.jsonl") for line in f.read_text().splitlines()}
+    return {json.loads(line)["id"] for f in (out / "documents").rglob("*.jsonl") for line in f.read_text().splitlines()}
 
 
 def test_cli_run_drops_exact_and_near_duplicates_and_uses_the_index(tmp_path: Path) -> None:
