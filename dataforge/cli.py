@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -23,7 +25,25 @@ LAZY_COMMANDS: dict[str, str] = {
     "tokenize-sft": "dataforge.selfinstruct.cli:tokenize_sft",
     "train": "dataforge.train.cli:train",
     "sample": "dataforge.train.cli:sample",
+    "report": "dataforge.report.cli:report",
+    "inspect": "dataforge.report.cli:inspect",
+    "stats": "dataforge.report.cli:stats",
 }
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command: a DataforgeError prints as one message and exits with its code
+    (no traceback), so a missing file or a damaged output reads as what it is."""
+    from .errors import DataforgeError
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DataforgeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
 
 
 class LazyGroup(click.Group):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +9,10 @@ import click
 import yaml
 from pydantic import ValidationError
 
-from ..errors import ConfigError, DataforgeError, Problem
+from ..cli import user_errors as _user_errors
+from ..errors import ConfigError, Problem
 from .config import MODEL_SIZES, TrainConfig
 from .metrics import format_record
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a DataforgeError as one message and exit with its code (no traceback)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DataforgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
 
 
 def build_config(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:

@@ -1,0 +1,88 @@
+"""`dataforge inspect`: manifest facts and random rows decoded with the run's tokenizer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from tokenizers import Tokenizer
+
+from dataforge.cli import main
+from dataforge.report.shards import printable
+from dataforge.tokenize.shards import open_shard, read_manifest
+
+
+def _inspect(*args: str) -> dict:
+    r = CliRunner().invoke(main, ["inspect", *args, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.output)
+
+
+def test_inspect_output_dir_decodes_rows_exactly(bundled_run: Path) -> None:
+    manifest = read_manifest(bundled_run)
+    info = _inspect(str(bundled_run), "--n", "4", "--seed", "7")
+    assert info["dtype"] == manifest["dtype"] == "uint16" and info["seq_len"] == 512
+    assert info["splits"]["train"]["shards"] == sum(1 for s in manifest["shards"] if s["split"] == "train")
+    assert info["splits"]["train"]["tokens"] == manifest["tokens"]["train"]
+    assert len(info["samples"]) == 4
+    tok = Tokenizer.from_file(str(bundled_run / "tokenizer.json"))
+    for s in info["samples"]:
+        view = open_shard(bundled_run / "shards" / s["shard"])
+        ids = view.tokens[s["row"], : s["length"]].tolist()
+        assert sum(seg["tokens"] for seg in s["segments"]) == s["length"] == len(ids)
+        # cut at document starts only, so the pieces decode to exactly the whole row
+        assert "".join(seg["text"] for seg in s["segments"]) == tok.decode(ids, skip_special_tokens=False)
+        starts = [st for st in view.doc_starts[s["row"]] if st < s["length"]]
+        assert [seg["kind"] for seg in s["segments"] if seg["kind"] == "document"] == ["document"] * len(starts)
+    # the seed picks the rows
+    again = _inspect(str(bundled_run), "--n", "4", "--seed", "7")
+    assert [(s["shard"], s["row"]) for s in again["samples"]] == [(s["shard"], s["row"]) for s in info["samples"]]
+    other = _inspect(str(bundled_run), "--n", "4", "--seed", "8")
+    assert [(s["shard"], s["row"]) for s in other["samples"]] != [(s["shard"], s["row"]) for s in info["samples"]]
+
+
+def test_inspect_one_shard_and_a_split(bundled_run: Path) -> None:
+    shard = bundled_run / "shards" / "validation-00000.arrow"
+    info = _inspect(str(shard), "--n", "50")
+    assert list(info["splits"]) == ["validation"] and {s["shard"] for s in info["samples"]} == {shard.name}
+    assert len(info["samples"]) == open_shard(shard).tokens.shape[0]  # n larger than the rows: every row once
+    assert "<|endoftext|>" in "".join(seg["text"] for s in info["samples"] for seg in s["segments"])
+    only = _inspect(str(bundled_run), "--split", "validation", "--n", "2")
+    assert list(only["splits"]) == ["validation"]
+    r = CliRunner().invoke(main, ["inspect", str(bundled_run), "--n", "1"])
+    assert r.exit_code == 0 and "tokens per source" in r.output and "train-0000" in r.output
+
+
+def test_inspect_sft_shards_shows_prompt_and_target(tmp_path: Path, tokenizer_path: Path) -> None:
+    rec = {"instruction": "Name a primary colour.", "input": "", "output": "Blue is a primary colour."}
+    src = tmp_path / "sft.jsonl"
+    src.write_text(json.dumps(rec) + "\n")
+    out = tmp_path / "sft"
+    r = CliRunner().invoke(main, ["tokenize-sft", str(src), "--tokenizer", str(tokenizer_path), "--output", str(out),
+                                  "--seq-len", "128"])
+    assert r.exit_code == 0, r.output
+    info = _inspect(str(out))
+    [sample] = info["samples"]
+    kinds = [seg["kind"] for seg in sample["segments"]]
+    assert kinds == ["prompt", "target"]
+    prompt, target = sample["segments"]
+    assert "Name a primary colour." in prompt["text"] and target["text"] == rec["output"] + "<|endoftext|>"
+
+
+def test_wrong_tokenizer_and_missing_paths_are_clear_errors(bundled_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "out"
+    shutil.copytree(bundled_run / "shards", copy / "shards")
+    shutil.copy(bundled_run / "manifest.json", copy / "manifest.json")
+    (copy / "tokenizer.json").write_text((bundled_run / "tokenizer.json").read_text().replace('"<|endoftext|>"', '"<|end|>"', 1))
+    r = CliRunner().invoke(main, ["inspect", str(copy)])
+    assert r.exit_code == 1 and "tokenizer.json: sha256 differs" in r.output
+    r = CliRunner().invoke(main, ["inspect", str(tmp_path / "nothing")])
+    assert r.exit_code == 1 and "nothing: no such shard file or output directory" in r.output
+    r = CliRunner().invoke(main, ["inspect", str(tmp_path)])
+    assert r.exit_code == 1 and "no manifest" in r.output
+
+
+def test_terminal_output_cannot_carry_escape_sequences() -> None:
+    assert printable("red \x1b[31mtext\x07 \x9b2J ok\n\ttab") == "red \ufffd[31mtext\ufffd \ufffd2J ok\n\ttab"

@@ -1,0 +1,169 @@
+"""`dataforge report` and `dataforge stats` on a real run: figures that agree with the run's
+own files, a page that loads nothing from anywhere, escaped documents, clear errors."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dataforge.cli import main
+from dataforge.report import data as D
+from dataforge.report.page import build_report
+from dataforge.report.svg import esc
+from dataforge.stats import size_bin, size_bin_edge
+
+from .conftest import HOSTILE_ID, PAYLOADS
+
+
+def _documents_per_source(out: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for source_dir in (out / "documents").iterdir():
+        counts[source_dir.name] = sum(1 for f in source_dir.iterdir() for _ in D._jsonl_records(f))
+    return counts
+
+
+def test_funnel_agrees_with_stats_documents_and_manifest(bundled_run: Path) -> None:
+    run = D.load_run(bundled_run)
+    stats = json.loads((bundled_run / "stats.json").read_text())
+    manifest = json.loads((bundled_run / "manifest.json").read_text())
+    rows = {r.label: r for r in D.funnel(run)}
+    assert list(rows)[0] == "read" and list(rows)[-1] == "mix + shards"
+    assert rows["read"].docs == {s: stats["read"][s]["docs_out"] for s in run.sources}
+    # a stage limited by sources: passes the others through unchanged
+    assert rows["2:gopher_quality"].docs["github"] == rows["read"].docs["github"] == 50
+    assert "github" not in rows["2:gopher_quality"].applies
+    # what the write stage kept is exactly what documents/ holds
+    assert {s: n for s, n in rows["8:write"].docs.items() if n} == _documents_per_source(bundled_run)
+    # tokens: exact from tokenize on; the final row is what the shards hold per source
+    assert rows["10:tokenize"].exact_tokens and not rows["8:write"].exact_tokens
+    final = rows["mix + shards"].tokens
+    for source, v in manifest["sources"].items():
+        assert final[source] == v["tokens_realised"] + v["validation_tokens"]
+    # the estimate before tokenize is calibrated on the same bytes, so it meets the exact count
+    assert rows["8:write"].total_tokens == pytest.approx(rows["10:tokenize"].total_tokens, rel=0.001)
+    # documents only ever go down along the funnel (until the mixture repeats some)
+    streaming = [r.total_docs for r in rows.values() if r.label != "mix + shards"]
+    assert streaming == sorted(streaming, reverse=True) and streaming[0] > streaming[-1]
+
+
+def test_histograms_count_every_document_once(bundled_run: Path) -> None:
+    run = D.load_run(bundled_run)
+    stats = run.stats
+    read, kept, kept_label = D.length_histograms(run)
+    assert sum(read.values()) == stats.totals("read")["docs_out"]
+    assert kept_label == "8:write" and sum(kept.values()) == stats.totals("8:write")["docs_out"]
+    lang_kept, lang_dropped = D.histogram(run, "lang_score.kept"), D.histogram(run, "lang_score.dropped")
+    assert sum(lang_kept.values()) == stats.totals("0:langid")["docs_out"]
+    assert sum(lang_dropped.values()) == stats.totals("0:langid")["docs_in"] - stats.totals("0:langid")["docs_out"]
+    assert sum(D.languages(run).values()) == stats.totals("0:langid")["docs_in"]
+    assert D.languages(run)["de"] >= 1  # the planted German page
+    q_kept, q_dropped = D.histogram(run, "quality.kept"), D.histogram(run, "quality.dropped")
+    assert sum(q_dropped.values()) == stats.totals("5:quality_classifier")["dropped.low_quality"]
+    assert sum(q_kept.values()) == stats.totals("5:quality_classifier")["docs_out"]
+
+
+def test_size_bins_are_half_octaves() -> None:
+    for n in [0, 1, 2, 3, 5, 6, 7, 8, 100, 1023, 1024, 1536, 10**7]:
+        b = size_bin(n)
+        assert size_bin_edge(b) <= n < size_bin_edge(b + 1)
+    assert [size_bin_edge(b) for b in range(2, 10)] == [2, 3, 4, 6, 8, 12, 16, 24]
+
+
+def test_rejected_samples_cover_every_reason_and_respect_the_limit(bundled_run: Path) -> None:
+    run = D.load_run(bundled_run)
+    samples = D.rejected_samples(run, per_reason=100)
+    for label, _, reasons in D.drop_reasons(run):
+        if label == "read":
+            continue
+        folder = label.replace(":", "_", 1)
+        for key, by_source in reasons.items():
+            reason = key.split(".", 1)[1]
+            got = samples[folder][reason]
+            # default sample_rejected: 3 per reason and task
+            assert 1 <= len(got) <= min(sum(by_source.values()), 3 * len(list((bundled_run / "rejected" / folder).glob("*"))))
+            assert all(r["reason"] == reason and r["text"] for r in got)
+
+
+def test_report_shows_every_section_and_loads_nothing(bundled_run: Path, tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    r = CliRunner().invoke(main, ["report", str(bundled_run), "-o", str(target)])
+    assert r.exit_code == 0, r.output
+    assert str(target) in r.output and "KB" in r.output
+    page = target.read_text(encoding="utf-8")
+    for section in ("funnel", "drops", "distributions", "languages", "dedup", "mixture", "kept", "rejected",
+                    "shards", "config"):
+        assert f'<section id="{section}">' in page
+
+    class Scan(HTMLParser):
+        tags: list[str] = []
+        urls: list[str] = []
+        handlers: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            for name, value in attrs:
+                if name in ("src", "href", "xlink:href", "action", "srcset", "data"):
+                    self.urls.append(value or "")
+                if name.startswith("on"):
+                    self.handlers.append(f"{tag} {name}")
+
+    scan = Scan()
+    scan.feed(page)
+    assert not {"script", "iframe", "img", "object", "embed", "link", "form"} & set(scan.tags)
+    assert all(u.startswith("#") for u in scan.urls), [u for u in scan.urls if not u.startswith("#")]
+    assert scan.handlers == []
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    # the planted documents are in the page, escaped
+    for payload in PAYLOADS:
+        assert esc(payload) in page and payload not in page
+    assert esc(HOSTILE_ID) in page and "wrong_language" in page
+    # the figures shown are the run's
+    assert "pretrain_mix" in page and json.loads((bundled_run / "manifest.json").read_text())["config_hash"] in page
+
+
+def test_escaping_handles_controls_and_lone_surrogates() -> None:
+    assert esc('<a href="x">&\'') == "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
+    out = esc("bell\x07 esc\x1b[31m nul\x00 bad\ud800 ok\n")
+    assert "\x07" not in out and "\x1b" not in out and "\x00" not in out and "\ud800" not in out
+    assert out.endswith("ok\n")
+    out.encode("utf-8")  # always encodable
+
+
+def test_stats_prints_the_funnel(bundled_run: Path) -> None:
+    r = CliRunner().invoke(main, ["stats", str(bundled_run)])
+    assert r.exit_code == 0, r.output
+    stats = json.loads((bundled_run / "stats.json").read_text())
+    read_total = sum(v["docs_out"] for k, v in stats["read"].items() if k != "*")
+    lines = [line for line in r.output.splitlines() if line.startswith("│ read")]
+    assert len(lines) == 2 and f"{read_total:,}" in lines[0]  # the funnel row, then the stage table's
+    assert "mix + shards" in r.output and "low_score" in r.output
+    j = CliRunner().invoke(main, ["stats", str(bundled_run), "--json"])
+    rows = json.loads(j.output)
+    assert rows[0]["stage"] == "read" and sum(rows[0]["docs"].values()) == read_total
+
+
+def test_missing_or_damaged_output_is_a_clear_error(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and "nope: no such output directory" in r.output
+    (tmp_path / "out").mkdir()
+    r = CliRunner().invoke(main, ["stats", str(tmp_path / "out")])
+    assert r.exit_code == 1 and "stats.json: missing" in r.output
+    (tmp_path / "out" / "stats.json").write_text("{not json")
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "out")])
+    assert r.exit_code == 1 and "stats.json: not a dataforge stats file" in r.output
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_report_without_manifest_or_documents_still_shows_the_funnel(bundled_run: Path, tmp_path: Path) -> None:
+    """A pipeline without write and tokenize stages leaves only stats.json: the report says
+    what it can."""
+    out = tmp_path / "bare"
+    out.mkdir()
+    (out / "stats.json").write_text((bundled_run / "stats.json").read_text())
+    page = build_report(str(out))
+    assert '<section id="funnel">' in page and '<section id="mixture">' not in page
+    assert "add a <code>write</code> stage" in page
