@@ -223,22 +223,29 @@ class Clusters:
 
 
 def clusters(run: RunData, top: int = 8) -> list[Clusters]:
-    """Cluster-size counts and the largest clusters of each dedup stage's clusters file."""
-    import pyarrow.compute as pc
+    """Cluster-size counts and the ``top`` largest clusters of each dedup clusters file,
+    in one streaming pass (memory: one record batch and ``top`` rows)."""
+    import heapq
+
     import pyarrow.parquet as pq
 
     out = []
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
+        sizes: Counter[int] = Counter()
+        best: list[tuple[int, int, dict[str, Any]]] = []  # min-heap of (size, -row number, row)
+        row0 = 0
         try:
-            pf = pq.ParquetFile(path)
-            sizes: Counter[int] = Counter()
-            for batch in pf.iter_batches(columns=["size"]):
-                sizes.update(batch.column(0).to_pylist())
-            table = pq.read_table(path, columns=["size"])
-            idx = pc.sort_indices(table, sort_keys=[("size", "descending")]).to_pylist()[:top]
-            largest = pq.read_table(path).take(idx).to_pylist() if idx else []
+            for batch in pq.ParquetFile(path).iter_batches():
+                col = batch.column("size").to_pylist()
+                sizes.update(col)
+                for i, size in enumerate(col):
+                    if len(best) < top or size > best[0][0]:
+                        item = (size, -(row0 + i), batch.slice(i, 1).to_pylist()[0])
+                        (heapq.heappush if len(best) < top else heapq.heapreplace)(best, item)
+                row0 += batch.num_rows
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise ReportError(f"{path}: unreadable clusters file ({exc})") from exc
+        largest = [row for _, _, row in sorted(best, key=lambda t: (-t[0], -t[1]))]
         out.append(Clusters(path.name, sizes, sum((s - 1) * n for s, n in sizes.items()), largest))
     return out
 
@@ -298,8 +305,10 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
             yield rec
 
 
-def kept_samples(run: RunData, per_source: int, seed: int = 0) -> dict[str, list[dict[str, Any]]]:
-    """A uniform random sample (reservoir, seeded) of each source's kept documents."""
+def kept_samples(run: RunData, per_source: int, seed: int = 0, max_files: int = 8) -> dict[str, list[dict[str, Any]]]:
+    """A random sample (reservoir, seeded) of each source's kept documents, drawn from up to
+    ``max_files`` of its files (chosen by the same seed), so a report of a big corpus
+    reads a few files per source, not all of them."""
     docs_dir = run.out / "documents"
     out: dict[str, list[dict[str, Any]]] = {}
     if per_source <= 0 or not docs_dir.is_dir():
@@ -308,7 +317,10 @@ def kept_samples(run: RunData, per_source: int, seed: int = 0) -> dict[str, list
         rng = random.Random(f"{seed}:{source_dir.name}")
         sample: list[dict[str, Any]] = []
         seen = 0
-        for f in sorted(p for p in source_dir.iterdir() if p.is_file() and ".jsonl" in p.name):
+        files = sorted(p for p in source_dir.iterdir() if p.is_file() and ".jsonl" in p.name)
+        if len(files) > max_files:
+            files = sorted(rng.sample(files, max_files))
+        for f in files:
             for rec in _jsonl_records(f):
                 seen += 1
                 if len(sample) < per_source:

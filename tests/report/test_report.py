@@ -167,3 +167,25 @@ def test_report_without_manifest_or_documents_still_shows_the_funnel(bundled_run
     page = build_report(str(out))
     assert '<section id="funnel">' in page and '<section id="mixture">' not in page
     assert "add a <code>write</code> stage" in page
+
+
+def test_cluster_summary_streams_and_keeps_the_largest(tmp_path: Path) -> None:
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(3)
+    sizes = [rng.choice([2, 2, 2, 3, 4, 9]) for _ in range(60)]
+    rows = [{"cluster_id": i, "size": s, "keeper": f"k{i}", "keeper_source": "web",
+             "members": [f"k{i}"] + [f"r{i}.{j}" for j in range(s - 1)],
+             "removed": [f"r{i}.{j}" for j in range(s - 1)], "jaccard": [0.9] * (s - 1)} for i, s in enumerate(sizes)]
+    (tmp_path / "dedup").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dedup" / "clusters.parquet", row_group_size=7)
+    (tmp_path / "stats.json").write_text("{}")
+    [c] = D.clusters(D.load_run(tmp_path), top=5)
+    assert dict(c.sizes) == {s: sizes.count(s) for s in set(sizes)}
+    assert c.removed == sum(s - 1 for s in sizes)
+    want = sorted(range(60), key=lambda i: (-sizes[i], i))[:5]
+    assert [r["keeper"] for r in c.largest] == [f"k{i}" for i in want]
+    assert D.keepers(D.load_run(tmp_path), {"r7.0", "nope"}) == {"r7.0": "k7"}
