@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from .document import Document
-from .stats import Stats, size_bin, unit_bin
+from .stats import Stats, logit_bin, size_bin, unit_bin
 
 
 class Params(BaseModel):
@@ -136,9 +136,10 @@ class Stage:
     def count(self, doc: Document, key: str, n: float = 1) -> None:
         self.ctx.stats.add(self.ctx.label, doc.source, key, n)
 
-    def observe(self, doc: Document, name: str, score: float) -> None:
-        """Count a score in [0, 1] into histogram ``name`` (20 bins; `dataforge report` plots it)."""
-        self.count(doc, f"hist.{name}.{unit_bin(score)}")
+    def observe(self, doc: Document, name: str, score: float, *, logit: bool = False) -> None:
+        """Count a score in [0, 1] into histogram ``name`` (`dataforge report` plots it): 20
+        equal bins, or with ``logit`` 24 bins of log-odds for scores that crowd near 0 or 1."""
+        self.count(doc, f"hist.{name}.{logit_bin(score) if logit else unit_bin(score)}")
 
     def dropped(self, doc: Document, reason: str) -> None:
         """Count a drop (and its size), and keep the first ``sample_rejected`` documents of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,21 @@ UNIT_BINS = 20  # histograms of scores in [0, 1]: bins of width 0.05
 def unit_bin(value: float) -> int:
     """The bin of a score in [0, 1] (values outside are clamped)."""
     return min(max(int(value * UNIT_BINS), 0), UNIT_BINS - 1)
+
+
+# histograms of probabilities that pile up near 0 or 1 (a quality classifier's): bins of
+# width 1 in log-odds over [-12, 12), i.e. probabilities from 6e-6 to 1 - 6e-6 (clamped)
+LOGIT_LOW, LOGIT_BINS = -12, 24
+
+
+def logit_bin(p: float) -> int:
+    p = min(max(float(p), 1e-12), 1 - 1e-12)
+    return min(max(math.floor(math.log(p / (1 - p))) - LOGIT_LOW, 0), LOGIT_BINS - 1)
+
+
+def logit_bin_edge(b: int) -> float:
+    """The probability at the lower edge of log-odds bin ``b``."""
+    return 1 / (1 + math.exp(-(b + LOGIT_LOW)))
 
 
 def size_bin(n: int) -> int:

@@ -88,7 +88,7 @@ class QualityClassifier(Filter):
         self._score([doc])
         cutoff = self.params.threshold
         kept = cutoff is None or doc.meta["quality"] >= cutoff
-        self.observe(doc, "quality.kept" if kept else "quality.dropped", doc.meta["quality"])
+        self.observe(doc, "quality_logit.kept" if kept else "quality_logit.dropped", doc.meta["quality"], logit=True)
         return None if kept else "low_quality"
 
     def _score(self, batch: list[Document]) -> None:
@@ -114,8 +114,8 @@ class QualityClassifier(Filter):
     def _keep(self, batch: list[Document], cutoff: float | None) -> Iterator[Document]:
         for doc in batch:
             if cutoff is None or doc.meta["quality"] >= cutoff:
-                self.observe(doc, "quality.kept", doc.meta["quality"])
+                self.observe(doc, "quality_logit.kept", doc.meta["quality"], logit=True)
                 yield doc
             else:
-                self.observe(doc, "quality.dropped", doc.meta["quality"])
+                self.observe(doc, "quality_logit.dropped", doc.meta["quality"], logit=True)
                 self.dropped(doc, "low_quality")

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .. import __version__
-from ..stats import UNIT_BINS
+from ..stats import LOGIT_BINS, UNIT_BINS, logit_bin_edge
 from . import data as D
 from .shards import decode_row, load_tokenizer, locate, sample_rows
 from .svg import DROPPED, KEPT, esc, fmt_int, grouped_hbars, histogram, stacked_hbars
@@ -187,18 +187,30 @@ def _distributions(run: D.RunData) -> str:
         parts.append("<h3>Document length</h3>" + histogram(
             "document length in bytes", [D.size_label(b) for b in bins], series,
             x_title="UTF-8 bytes per document", log_hint=" (log scale: each bin is half an octave)"))
-    for name, title, what in (("lang_score", "Language score", "fastText lid.176 score of the best language"),
-                              ("quality", "Quality score", "quality classifier probability (meta.quality)")):
+    unit = [f"{b / UNIT_BINS:.2f}" for b in range(UNIT_BINS)]
+    logit = [_prob_label(logit_bin_edge(b)) for b in range(LOGIT_BINS)]
+    for name, title, what, labels in (
+            ("lang_score", "Language score", "fastText lid.176 score of the best language", unit),
+            ("quality_logit", "Quality score", "quality classifier probability (meta.quality), bins of log-odds", logit),
+            ("quality", "Quality score", "quality classifier probability (meta.quality)", unit)):  # older runs
         k, d = D.histogram(run, f"{name}.kept"), D.histogram(run, f"{name}.dropped")
-        if not (k or d):
+        if not (k or d) or (name == "quality" and "Quality score" in "".join(parts)):
             continue
-        bins = list(range(UNIT_BINS))
-        labels = [f"{b / UNIT_BINS:.2f}" for b in bins]
+        bins = range(len(labels))
         parts.append(f"<h3>{esc(title)}</h3>" + histogram(
             what, labels, [("kept", [k.get(b, 0) for b in bins], KEPT), ("dropped", [d.get(b, 0) for b in bins], DROPPED)],
             x_title=what, log_y=True) + f'<p class="muted small">{esc(fmt_int(sum(k.values())))} kept, '
             f"{esc(fmt_int(sum(d.values())))} dropped by this stage.</p>")
     return "".join(parts)
+
+
+def _prob_label(p: float) -> str:
+    """A probability as a short axis label: 6e-06 ... 0.12, 0.5, 0.88 ... 1-6e-06."""
+    if p < 0.01:
+        return f"{p:.0e}"
+    if p > 0.99:
+        return f"1-{1 - p:.0e}"
+    return f"{p:.2f}"
 
 
 def _languages(run: D.RunData) -> str:

@@ -14,7 +14,7 @@ from dataforge.cli import main
 from dataforge.report import data as D
 from dataforge.report.page import build_report
 from dataforge.report.svg import esc
-from dataforge.stats import size_bin, size_bin_edge
+from dataforge.stats import logit_bin, logit_bin_edge, size_bin, size_bin_edge
 
 from .conftest import HOSTILE_ID, PAYLOADS
 
@@ -61,9 +61,18 @@ def test_histograms_count_every_document_once(bundled_run: Path) -> None:
     assert sum(lang_dropped.values()) == stats.totals("0:langid")["docs_in"] - stats.totals("0:langid")["docs_out"]
     assert sum(D.languages(run).values()) == stats.totals("0:langid")["docs_in"]
     assert D.languages(run)["de"] >= 1  # the planted German page
-    q_kept, q_dropped = D.histogram(run, "quality.kept"), D.histogram(run, "quality.dropped")
+    q_kept, q_dropped = D.histogram(run, "quality_logit.kept"), D.histogram(run, "quality_logit.dropped")
     assert sum(q_dropped.values()) == stats.totals("5:quality_classifier")["dropped.low_quality"]
     assert sum(q_kept.values()) == stats.totals("5:quality_classifier")["docs_out"]
+
+
+def test_logit_bins_spread_probabilities_near_zero_and_one() -> None:
+    assert logit_bin(0.5) == 12 and logit_bin(0.49) == 11
+    assert logit_bin(0.0) == 0 and logit_bin(1.0) == 23
+    assert len({logit_bin(p) for p in (1e-4, 1e-3, 1e-2, 0.1)}) == 4  # one unit bin would hold all four
+    for p in (1e-5, 0.003, 0.2, 0.7, 0.9999):
+        b = logit_bin(p)
+        assert logit_bin_edge(b) <= p < logit_bin_edge(b + 1)
 
 
 def test_size_bins_are_half_octaves() -> None:
