@@ -63,7 +63,9 @@ def validate(pipeline: str) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (overrides executor.workers).")
 @click.option("--output", "output", type=click.Path(file_okay=False), default=None,
               help="Output directory (overrides output: in the file).")
-def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -> None:
+@click.option("--report", "write_report", is_flag=True,
+              help="After the run, write OUTPUT/report.html (as `dataforge report` does).")
+def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, write_report: bool) -> None:
     """Run a pipeline file: read, filter, dedup, mix, tokenize into Arrow shards.
 
     \b
@@ -71,6 +73,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
       dataforge run pipelines/pretrain_mix.yaml
       dataforge run --dry-run pipelines/pretrain_mix.yaml
       dataforge run --workers 2 --output out/nightly pipelines/pretrain_mix.yaml
+      dataforge run --report pipelines/pretrain_mix.yaml
     Reruns skip finished work; a killed run resumes where it stopped. Exit codes:
     0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run,
     4 nothing new to do (the output is up to date).
@@ -117,8 +120,14 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None) -
         out.print(f"trained {t.get('steps')} steps: train loss {t.get('train_loss', float('nan')):.3f}, "
                   f"eval loss {t.get('eval_loss') if t.get('eval_loss') is None else round(t['eval_loss'], 3)} "
                   f"({t.get('eval_origin')}), {t.get('tokens_per_s', 0):,.0f} tokens/s -> {t.get('run_dir')}")
+    if write_report:
+        from ..io import atomic_write_text
+        from ..report.page import build_report
+
+        atomic_write_text(result.output / "report.html", build_report(str(result.output)))
     out.print(f"done in {result.seconds:.1f}s: {result.output}/stats.json"
-              + (f", {result.output}/manifest.json" if m else ""))
+              + (f", {result.output}/manifest.json" if m else "")
+              + (f", {result.output}/report.html" if write_report else ""))
 
 
 @click.command()

@@ -198,3 +198,13 @@ def test_cluster_summary_streams_and_keeps_the_largest(tmp_path: Path) -> None:
     want = sorted(range(60), key=lambda i: (-sizes[i], i))[:5]
     assert [r["keeper"] for r in c.largest] == [f"k{i}" for i in want]
     assert D.keepers(D.load_run(tmp_path), {"r7.0", "nope"}) == {"r7.0": "k7"}
+
+
+def test_run_with_report_flag_writes_the_report(tmp_path: Path, data_dir: Path) -> None:
+    from tests.e2e.test_run_cli import make_pipeline
+
+    p = make_pipeline(tmp_path, data_dir)
+    r = CliRunner().invoke(main, ["run", "--report", str(p)])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "report.html" in r.output and '<section id="funnel">' in page and '<section id="shards">' in page
