@@ -281,7 +281,8 @@ def mixture(run: RunData) -> list[dict[str, Any]]:
             continue
         spec = inputs.get(name) or {}
         rows.append({"source": name, "weight": spec.get("weight"), "tokens": spec.get("tokens"),
-                     "target_share": v.get("share", 0.0), "realised_share": v.get("tokens_realised", 0) / realised_total,
+                     "target_share": v.get("share", 0.0),
+                     "realised_share": v.get("tokens_realised", 0) / realised_total,
                      **v})
     return rows
 

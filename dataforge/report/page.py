@@ -62,7 +62,8 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
     ]
     name = (run.manifest or {}).get("name") or (run.pipeline() or {}).get("name") or run.out.name
     nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, body in sections if body)
-    body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>' for sid, title, html in sections if html)
+    body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>'
+                   for sid, title, html in sections if html)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -191,14 +192,16 @@ def _distributions(run: D.RunData) -> str:
     logit = [_prob_label(logit_bin_edge(b)) for b in range(LOGIT_BINS)]
     for name, title, what, labels in (
             ("lang_score", "Language score", "fastText lid.176 score of the best language", unit),
-            ("quality_logit", "Quality score", "quality classifier probability (meta.quality), bins of log-odds", logit),
+            ("quality_logit", "Quality score",
+             "quality classifier probability (meta.quality), bins of log-odds", logit),
             ("quality", "Quality score", "quality classifier probability (meta.quality)", unit)):  # older runs
         k, d = D.histogram(run, f"{name}.kept"), D.histogram(run, f"{name}.dropped")
         if not (k or d) or (name == "quality" and "Quality score" in "".join(parts)):
             continue
         bins = range(len(labels))
         parts.append(f"<h3>{esc(title)}</h3>" + histogram(
-            what, labels, [("kept", [k.get(b, 0) for b in bins], KEPT), ("dropped", [d.get(b, 0) for b in bins], DROPPED)],
+            what, labels,
+            [("kept", [k.get(b, 0) for b in bins], KEPT), ("dropped", [d.get(b, 0) for b in bins], DROPPED)],
             x_title=what, log_y=True) + f'<p class="muted small">{esc(fmt_int(sum(k.values())))} kept, '
             f"{esc(fmt_int(sum(d.values())))} dropped by this stage.</p>")
     return "".join(parts)
@@ -245,7 +248,7 @@ def _dedup(run: D.RunData) -> str:
             parts.append("<h3>Largest clusters</h3>"
                          + _table(["kept document", "source", "removed", "size", "min Jaccard"], rows, left=3))
     if not parts:
-        removed = sum(int(v) for lab in run.labels for k, v in run.stats.totals(lab).items() if k == "dropped.duplicate")
+        removed = sum(int(run.stats.totals(lab).get("dropped.duplicate", 0)) for lab in run.labels)
         if removed:
             parts.append(f"<p>{esc(fmt_int(removed))} duplicates removed (no clusters file in this output).</p>")
     return "".join(parts)

@@ -123,7 +123,10 @@ def decode_row(tokenizer: Any, path: Path, row: int) -> Row:
     out = Row(shard=path.name, row=row, length=length, seq_len=view.seq_len)
     for (start, kind), nxt in zip(cuts, [c[0] for c in cuts[1:]] + [length]):
         piece = [int(t) for t in ids[start:nxt]]
-        text = tokenizer.decode(piece, skip_special_tokens=False) if tokenizer is not None else " ".join(map(str, piece))
+        if tokenizer is not None:
+            text = tokenizer.decode(piece, skip_special_tokens=False)
+        else:
+            text = " ".join(map(str, piece))
         out.segments.append(Segment(kind, len(piece), text))
     return out
 

@@ -75,7 +75,8 @@ def test_wrong_tokenizer_and_missing_paths_are_clear_errors(bundled_run: Path, t
     copy = tmp_path / "out"
     shutil.copytree(bundled_run / "shards", copy / "shards")
     shutil.copy(bundled_run / "manifest.json", copy / "manifest.json")
-    (copy / "tokenizer.json").write_text((bundled_run / "tokenizer.json").read_text().replace('"<|endoftext|>"', '"<|end|>"', 1))
+    changed = (bundled_run / "tokenizer.json").read_text().replace('"<|endoftext|>"', '"<|end|>"', 1)
+    (copy / "tokenizer.json").write_text(changed)
     r = CliRunner().invoke(main, ["inspect", str(copy)])
     assert r.exit_code == 1 and "tokenizer.json: sha256 differs" in r.output
     r = CliRunner().invoke(main, ["inspect", str(tmp_path / "nothing")])

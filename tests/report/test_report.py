@@ -93,7 +93,8 @@ def test_rejected_samples_cover_every_reason_and_respect_the_limit(bundled_run: 
             reason = key.split(".", 1)[1]
             got = samples[folder][reason]
             # default sample_rejected: 3 per reason and task
-            assert 1 <= len(got) <= min(sum(by_source.values()), 3 * len(list((bundled_run / "rejected" / folder).glob("*"))))
+            tasks = len(list((bundled_run / "rejected" / folder).glob("*.jsonl")))
+            assert 1 <= len(got) <= min(sum(by_source.values()), 3 * tasks)
             assert all(r["reason"] == reason and r["text"] for r in got)
 
 
