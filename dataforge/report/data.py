@@ -306,11 +306,30 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
             yield rec
 
 
+def documents_dir(run: RunData) -> Path:
+    """Where the run's write stage put documents (its ``path`` option, default documents/)."""
+    for entry in (run.pipeline() or (run.last_run or {}).get("pipeline") or {}).get("stages") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("write"), dict) and entry["write"].get("path"):
+            return run.out / str(entry["write"]["path"])
+    return run.out / "documents"
+
+
+def _doc_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Documents of one written file, JSONL (plain or .zst) or Parquet, streaming."""
+    if path.name.endswith(".parquet"):
+        from ..runner.docstore import read_docs
+
+        for doc in read_docs(path):
+            yield {"id": doc.id, "text": doc.text, "source": doc.source, "meta": doc.meta}
+    else:
+        yield from _jsonl_records(path)
+
+
 def kept_samples(run: RunData, per_source: int, seed: int = 0, max_files: int = 8) -> dict[str, list[dict[str, Any]]]:
     """A random sample (reservoir, seeded) of each source's kept documents, drawn from up to
     ``max_files`` of its files (chosen by the same seed), so a report of a big corpus
     reads a few files per source, not all of them."""
-    docs_dir = run.out / "documents"
+    docs_dir = documents_dir(run)
     out: dict[str, list[dict[str, Any]]] = {}
     if per_source <= 0 or not docs_dir.is_dir():
         return out
@@ -318,11 +337,12 @@ def kept_samples(run: RunData, per_source: int, seed: int = 0, max_files: int = 
         rng = random.Random(f"{seed}:{source_dir.name}")
         sample: list[dict[str, Any]] = []
         seen = 0
-        files = sorted(p for p in source_dir.iterdir() if p.is_file() and ".jsonl" in p.name)
+        files = sorted(p for p in source_dir.iterdir() if p.is_file() and (".jsonl" in p.name or
+                                                                            p.name.endswith(".parquet")))
         if len(files) > max_files:
             files = sorted(rng.sample(files, max_files))
         for f in files:
-            for rec in _jsonl_records(f):
+            for rec in _doc_records(f):
                 seen += 1
                 if len(sample) < per_source:
                     sample.append(rec)

@@ -209,3 +209,24 @@ def test_run_with_report_flag_writes_the_report(tmp_path: Path, data_dir: Path) 
     assert r.exit_code == 0, r.output
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "report.html" in r.output and '<section id="funnel">' in page and '<section id="shards">' in page
+
+
+def test_kept_samples_come_from_parquet_written_anywhere(tmp_path: Path, data_dir: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""\
+name: parquet_kept
+output: {tmp_path / "out"}
+inputs:
+  wiki: {{reader: text, paths: {data_dir}/wiki/wiki_demo.txt, split: line}}
+stages:
+  - write: {{format: parquet, path: kept}}
+""")
+    r = CliRunner().invoke(main, ["run", "--report", str(p)])
+    assert r.exit_code == 0, r.output
+    run = D.load_run(tmp_path / "out")
+    samples = D.kept_samples(run, per_source=3, seed=0)  # what the report shows by default
+    assert list(samples) == ["wiki"] and len(samples["wiki"]) == 3
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert all(esc(rec["id"]) in page for rec in samples["wiki"]) and '<section id="shards">' not in page
+    assert D.kept_samples(run, per_source=3, seed=0) == samples  # the seed decides
+    assert D.kept_samples(run, per_source=3, seed=1) != samples
