@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from .document import Document
-from .stats import Stats, logit_bin, size_bin, unit_bin
+from .stats import Stats, logit_bin, unit_bin
 
 
 class Params(BaseModel):
@@ -142,10 +142,9 @@ class Stage:
         self.count(doc, f"hist.{name}.{logit_bin(score) if logit else unit_bin(score)}")
 
     def dropped(self, doc: Document, reason: str) -> None:
-        """Count a drop (and its size), and keep the first ``sample_rejected`` documents of
+        """Count a drop, and keep the first ``sample_rejected`` documents of
         each reason in this task for inspection, when the stage's options have that."""
         self.count(doc, f"dropped.{reason}")
-        self.count(doc, f"hist.dropped_bytes.{size_bin(len(doc.text.encode('utf-8', 'surrogatepass')))}")
         limit = int(getattr(self.params, "sample_rejected", 0) or 0)
         if limit <= self._sampled.get(reason, 0) or not isinstance(self.ctx, TaskContext):
             return

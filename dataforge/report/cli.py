@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..cli import user_errors
 from ..runner.cli import _out, _print_stats
+from ..terminal import cell, printable
 
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
@@ -65,43 +66,43 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
       dataforge inspect out/pretrain_mix --n 5 --seed 1 --split validation
       dataforge inspect out/pretrain_mix/shards/train-00000.arrow --json
     """
-    from .shards import decode_row, load_tokenizer, locate, printable, sample_rows, summary, to_json
+    from .shards import decode_rows, load_tokenizer, locate, sample_rows, summary, to_json
 
     shards = locate(path, split)
     info = summary(shards)
     tokenizer = load_tokenizer(shards)
-    rows = [decode_row(tokenizer, p, r) for p, r in sample_rows(shards, n, seed)]
+    rows = decode_rows(tokenizer, sample_rows(shards, n, seed))
     if as_json:
         click.echo(to_json(info, rows))
         return
     con = _out()
-    head = Table(title=f"{info.get('name') or path}: {info.get('kind')} shards", show_header=False)
+    head = Table(title=cell(f"{info.get('name') or path}: {info.get('kind')} shards"), show_header=False)
     head.add_column("", style="bold")
     head.add_column("")
     for key in ("dtype", "vocab_size", "seq_len", "packing", "eos_id", "config_hash", "seed", "tokenizer_sha256"):
         if info.get(key) is not None:
-            head.add_row(key, str(info[key]))
+            head.add_row(key, cell(info[key]))
     con.print(head)
     t = Table(title="splits")
     for col in ("split", "shards", "rows", "tokens"):
         t.add_column(col, justify="left" if col == "split" else "right")
     for name, s in info["splits"].items():
-        t.add_row(name, f"{s['shards']:,}", f"{s['rows']:,}", f"{s['tokens']:,}")
+        t.add_row(cell(name), f"{s['shards']:,}", f"{s['rows']:,}", f"{s['tokens']:,}")
     con.print(t)
     if info["sources"] and split is None and len(shards.shards) == len((shards.manifest or {}).get("shards", [])):
         st = Table(title="tokens per source (last run's mixture)")
         st.add_column("source")
         st.add_column("tokens", justify="right")
         for name, v in info["sources"].items():
-            st.add_row(name, f"{v or 0:,}")
+            st.add_row(cell(name), f"{v or 0:,}")
         con.print(st)
     if tokenizer is None and rows:
         con.print("no tokenizer.json beside the manifest: showing token ids", markup=False)
     for r in rows:
-        con.rule(f"{r.shard} row {r.row}: {r.length} of {r.seq_len} tokens, {len(r.segments)} pieces")
+        con.rule(cell(f"{r.shard} row {r.row}: {r.length} of {r.seq_len} tokens, {len(r.segments)} pieces"))
         for seg in r.segments:
             text = seg.text if max_chars <= 0 else seg.text[:max_chars] + ("…" if len(seg.text) > max_chars else "")
-            con.print(f"[{seg.kind}, {seg.tokens} tokens]", style="bold cyan", markup=False)
+            con.print(printable(f"[{seg.kind}, {seg.tokens} tokens]"), style="bold cyan", markup=False)
             con.print(printable(text), markup=False, highlight=False,
                       style="dim" if seg.kind == "prompt" else None)
 
@@ -133,12 +134,12 @@ def stats(output_dir: str, as_json: bool) -> None:
     t = Table(title="funnel: documents after each stage (tokens: ≈ estimated from bytes before tokenize)")
     t.add_column("stage")
     for s in run.sources:
-        t.add_column(s, justify="right")
+        t.add_column(cell(s), justify="right")
     t.add_column("docs", justify="right")
     t.add_column("tokens", justify="right")
     for r in rows:
         approx = "" if r.exact_tokens else "≈"
-        t.add_row(r.label, *[f"{r.docs[s]:,}" for s in run.sources], f"{r.total_docs:,}",
-                  approx + compact(r.total_tokens))
+        t.add_row(cell(r.label), *[f"{r.docs[s]:,}" for s in run.sources], f"{r.total_docs:,}",
+                  "" if r.total_tokens is None else approx + compact(r.total_tokens))
     con.print(t)
     _print_stats(con, run.stats)

@@ -46,7 +46,7 @@ class FunnelRow:
     label: str
     docs: dict[str, int]  # per source, after this stage
     bytes: dict[str, int]
-    tokens: dict[str, int]  # per source: exact at tokenize and after, else estimated from bytes
+    tokens: dict[str, int] | None  # exact at tokenize and after, else estimated; None: no tokenizer ran
     exact_tokens: bool
     applies: set[str] = field(default_factory=set)  # sources this stage saw
 
@@ -55,8 +55,8 @@ class FunnelRow:
         return sum(self.docs.values())
 
     @property
-    def total_tokens(self) -> int:
-        return sum(self.tokens.values())
+    def total_tokens(self) -> int | None:
+        return None if self.tokens is None else sum(self.tokens.values())
 
 
 @dataclass
@@ -74,26 +74,38 @@ class RunData:
     def sources(self) -> list[str]:
         """Input names, in the pipeline file's order when known."""
         seen = {s for per in self.stats.counts.values() for s in per if s != "*"}
-        declared = list(((self.manifest or {}).get("pipeline") or {}).get("inputs") or {})
+        declared = list((self.pipeline() or {}).get("inputs") or {})
         return [s for s in declared if s in seen] + sorted(seen - set(declared))
 
     def pipeline(self) -> dict[str, Any] | None:
-        return (self.manifest or {}).get("pipeline")
+        """The pipeline file as run (manifest first; logs/last_run.json for runs without shards)."""
+        p = (self.manifest or {}).get("pipeline") or (self.last_run or {}).get("pipeline")
+        return p if isinstance(p, dict) else None
+
+    @property
+    def runs(self) -> int:
+        """How many runs built this output (more than one in append mode)."""
+        return len((self.manifest or {}).get("runs") or []) or 1
 
 
 def load_run(out: str | Path) -> RunData:
-    """Read an output folder; a clear error when it is not one."""
+    """Read an output folder; a clear error when it is not one. A folder with shards but no
+    stats.json (``tokenize-sft``) gives a run with empty stats: its report shows the shards."""
     out = Path(out)
     if not out.is_dir():
         raise ReportError(f"{out}: no such output directory")
     stats_file = out / "stats.json"
+    manifest = _json(out / MANIFEST)
+    last_run = _json(out / "logs" / "last_run.json")
     if not stats_file.exists():
+        if manifest is not None:
+            return RunData(out=out, stats=Stats(), manifest=manifest, last_run=last_run)
         raise ReportError(f"{stats_file}: missing; is {out} the output of a finished `dataforge run`?")
     try:
         stats = Stats.load(stats_file)
     except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
         raise ReportError(f"{stats_file}: not a dataforge stats file ({exc})") from exc
-    return RunData(out=out, stats=stats, manifest=_json(out / MANIFEST), last_run=_json(out / "logs" / "last_run.json"))
+    return RunData(out=out, stats=stats, manifest=manifest, last_run=last_run)
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -112,7 +124,9 @@ def funnel(run: RunData) -> list[FunnelRow]:
 
     A stage limited by ``sources:`` passes the others through unchanged, so their counts
     carry over. Tokens are exact from the tokenize stage on (it counts them); before it,
-    each source's tokens are its bytes times that source's measured tokens per byte."""
+    each source's tokens are its bytes times that source's measured tokens per byte (the
+    pooled ratio for a source that reached no tokenizer). Without a tokenize stage there
+    are no token figures at all."""
     sources = run.sources
     docs = dict.fromkeys(sources, 0)
     size = dict.fromkeys(sources, 0)
@@ -132,25 +146,27 @@ def funnel(run: RunData) -> list[FunnelRow]:
             docs[s] = int(per[s].get("docs_out", 0))
             size[s] = int(per[s].get("bytes_out", 0))
         rows.append((label, dict(docs), dict(size), applies))
+    if tokenize_label is None:
+        return [FunnelRow(label, d, b, None, False, applies) for label, d, b, applies in rows]
+    tok = run.stats.counts[tokenize_label]
     per_byte: dict[str, float] = {}
-    if tokenize_label is not None and rows:
-        tok = run.stats.counts[tokenize_label]
+    if rows:
         last_bytes = rows[-1][2]
         per_byte = {s: tok[s].get("tokens", 0) / last_bytes[s] for s in sources if s in tok and last_bytes.get(s)}
+        measured_bytes = sum(last_bytes[s] for s in per_byte)
+        pooled = sum(tok[s].get("tokens", 0) for s in per_byte) / measured_bytes if measured_bytes else 0.0
+        per_byte = {s: per_byte.get(s, pooled) for s in sources}
     out = [FunnelRow(label, d, b, {s: round(b[s] * per_byte.get(s, 0.0)) for s in sources}, False, applies)
            for label, d, b, applies in rows]
-    if tokenize_label is not None:
-        tok = run.stats.counts[tokenize_label]
-        out.append(FunnelRow(tokenize_label, {s: int(tok.get(s, {}).get("docs_in", 0)) for s in sources},
-                             dict(size), {s: int(tok.get(s, {}).get("tokens", 0)) for s in sources}, True,
-                             {s for s in sources if s in tok}))
+    out.append(FunnelRow(tokenize_label, {s: int(tok.get(s, {}).get("docs_in", 0)) for s in sources},
+                         dict(size), {s: int(tok.get(s, {}).get("tokens", 0)) for s in sources}, True,
+                         {s for s in sources if s in tok}))
     pack = run.stats.counts.get(PACK)
     if pack:
-        out.append(FunnelRow(
-            "mix + shards",
-            {s: int(pack.get(s, {}).get("train_docs", 0) + pack.get(s, {}).get("validation_docs", 0)) for s in sources},
-            {}, {s: int(pack.get(s, {}).get("train_tokens", 0) + pack.get(s, {}).get("validation_tokens", 0))
-                 for s in sources}, True, {s for s in sources if s in pack}))
+        def both(s: str, key: str) -> int:
+            return int(pack.get(s, {}).get(f"train_{key}", 0) + pack.get(s, {}).get(f"validation_{key}", 0))
+        out.append(FunnelRow("mix + shards", {s: both(s, "docs") for s in sources}, {},
+                             {s: both(s, "tokens") for s in sources}, True, {s for s in sources if s in pack}))
     return out
 
 
@@ -187,11 +203,22 @@ def histogram(run: RunData, name: str, label: str | None = None, source: str | N
 
 
 def length_histograms(run: RunData) -> tuple[dict[int, int], dict[int, int], str | None]:
-    """Byte-length histograms of every document read and of those the last stage kept."""
-    streaming = [lab for lab in run.labels if histogram(run, "bytes", lab)]
-    read = histogram(run, "bytes", READ) if READ in streaming else {}
-    last = streaming[-1] if streaming and streaming[-1] != READ else None
-    return read, (histogram(run, "bytes", last) if last else {}), last
+    """Byte-length histograms of every document read, and of the documents kept: for each
+    source, the output of the last stage that saw it (stages may be limited by ``sources:``).
+    The label names the last stage with a length histogram."""
+    read = histogram(run, "bytes", READ)
+    kept: Counter[int] = Counter()
+    last_label = None
+    for source in run.sources:
+        last = None
+        for label in run.labels:
+            if label != READ and histogram(run, "bytes", label, source):
+                last = label
+        if last is not None:
+            kept.update(histogram(run, "bytes", last, source))
+            if last_label is None or stage_order(last) > stage_order(last_label):
+                last_label = last
+    return read, dict(kept), last_label
 
 
 def size_label(b: int) -> str:
@@ -223,8 +250,10 @@ class Clusters:
 
 
 def clusters(run: RunData, top: int = 8) -> list[Clusters]:
-    """Cluster-size counts and the ``top`` largest clusters of each dedup clusters file,
-    in one streaming pass (memory: one record batch and ``top`` rows)."""
+    """Cluster-size counts and the ``top`` largest clusters of each dedup clusters file.
+
+    One pass over the ``size`` column alone, then only the row groups that hold the
+    largest clusters are read whole (memory: one column batch, ``top`` rows)."""
     import heapq
 
     import pyarrow.parquet as pq
@@ -232,20 +261,33 @@ def clusters(run: RunData, top: int = 8) -> list[Clusters]:
     out = []
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
         sizes: Counter[int] = Counter()
-        best: list[tuple[int, int, dict[str, Any]]] = []  # min-heap of (size, -row number, row)
-        row0 = 0
+        best: list[tuple[int, int]] = []  # min-heap of (size, -row number)
         try:
-            for batch in pq.ParquetFile(path).iter_batches():
-                col = batch.column("size").to_pylist()
+            pf = pq.ParquetFile(path)
+            row0 = 0
+            for batch in pf.iter_batches(columns=["size"]):
+                col = batch.column(0).to_pylist()
                 sizes.update(col)
                 for i, size in enumerate(col):
-                    if len(best) < top or size > best[0][0]:
-                        item = (size, -(row0 + i), batch.slice(i, 1).to_pylist()[0])
-                        (heapq.heappush if len(best) < top else heapq.heapreplace)(best, item)
-                row0 += batch.num_rows
+                    if len(best) < top:
+                        heapq.heappush(best, (size, -(row0 + i)))
+                    elif size > best[0][0]:
+                        heapq.heapreplace(best, (size, -(row0 + i)))
+                row0 += len(col)
+            wanted = sorted((-neg for _, neg in best))
+            starts, n = [], 0
+            for g in range(pf.metadata.num_row_groups):
+                starts.append(n)
+                n += pf.metadata.row_group(g).num_rows
+            rows: dict[int, dict[str, Any]] = {}
+            for g in sorted({max(i for i, st in enumerate(starts) if st <= w) for w in wanted}):
+                group = pf.read_row_group(g)
+                for w in wanted:
+                    if starts[g] <= w < starts[g] + group.num_rows:
+                        rows[w] = group.slice(w - starts[g], 1).to_pylist()[0]
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise ReportError(f"{path}: unreadable clusters file ({exc})") from exc
-        largest = [row for _, _, row in sorted(best, key=lambda t: (-t[0], -t[1]))]
+        largest = [rows[-neg] for _, neg in sorted(best, key=lambda t: (-t[0], -t[1]))]
         out.append(Clusters(path.name, sizes, sum((s - 1) * n for s, n in sizes.items()), largest))
     return out
 
@@ -307,11 +349,16 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def documents_dir(run: RunData) -> Path:
-    """Where the run's write stage put documents (its ``path`` option, default documents/)."""
-    for entry in (run.pipeline() or (run.last_run or {}).get("pipeline") or {}).get("stages") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("write"), dict) and entry["write"].get("path"):
-            return run.out / str(entry["write"]["path"])
-    return run.out / "documents"
+    """Where the run's (last) write stage put documents: its ``path`` option made one safe
+    folder name, as the stage does; documents/ by default."""
+    from ..stage import safe_name
+
+    path = "documents"
+    for entry in (run.pipeline() or {}).get("stages") or []:
+        if isinstance(entry, dict) and "write" in entry:
+            opts = entry["write"] if isinstance(entry["write"], dict) else {}
+            path = str(opts.get("path") or "documents")
+    return run.out / safe_name(path)
 
 
 def _doc_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -365,8 +412,8 @@ def rejected_samples(run: RunData, per_reason: int) -> dict[str, dict[str, list[
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if not root.is_dir() or per_reason <= 0:
         return out
-    counted = {safe_name(label): {k.split(".", 1)[1] for k in run.stats.totals(label) if k.startswith("dropped.")}
-               for label in run.labels}
+    counted = {safe_name(label): {k.split(".", 1)[1]: int(v) for k, v in run.stats.totals(label).items()
+                                  if k.startswith("dropped.")} for label in run.labels}
     for stage_dir in sorted((p for p in root.iterdir() if p.is_dir()),
                             key=lambda p: stage_order(p.name.replace("_", ":", 1))):
         by_reason: dict[str, list[dict[str, Any]]] = {}
@@ -376,7 +423,7 @@ def rejected_samples(run: RunData, per_reason: int) -> dict[str, dict[str, list[
                 bucket = by_reason.setdefault(str(rec.get("reason", "?")), [])
                 if len(bucket) < per_reason:
                     bucket.append(rec)
-            if wanted and all(len(by_reason.get(r, ())) >= per_reason for r in wanted):
-                break
+            if wanted and all(len(by_reason.get(r, ())) >= min(per_reason, n) for r, n in wanted.items()):
+                break  # a reason counted only once needs only its one sample
         out[stage_dir.name] = by_reason
     return out

@@ -9,7 +9,8 @@ check both layers in a real browser).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -17,11 +18,12 @@ import yaml
 from .. import __version__
 from ..stats import LOGIT_BINS, UNIT_BINS, logit_bin_edge
 from . import data as D
-from .shards import decode_row, load_tokenizer, locate, sample_rows
+from .shards import decode_rows, load_tokenizer, locate, sample_rows
 from .svg import DROPPED, KEPT, esc, fmt_int, grouped_hbars, histogram, stacked_hbars
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
-SHOW_CHARS = 2_500  # characters of a sample document shown (the rest is summarised)
+SHOW_CHARS = 2_500
+log = logging.getLogger(__name__)  # characters of a sample document shown (the rest is summarised)
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
@@ -47,19 +49,19 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
                  seed: int = 0) -> str:
     """The whole page as a string (``dataforge report`` writes it atomically)."""
     run = D.load_run(out)
-    rows = D.funnel(run)
-    sections = [
-        ("funnel", "Funnel", _funnel(run, rows)),
-        ("drops", "Drop reasons", _drops(run)),
-        ("distributions", "Distributions", _distributions(run)),
-        ("languages", "Languages", _languages(run)),
-        ("dedup", "Duplicates", _dedup(run)),
-        ("mixture", "Mixture", _mixture(run)),
-        ("kept", "Kept documents", _kept(run, kept_per_source, seed)),
-        ("rejected", "Rejected documents", _rejected(run, rejected_per_reason)),
-        ("shards", "Shards", _shards(run, decoded_rows, seed)),
-        ("config", "Configuration", _config(run)),
-    ]
+    rows = _guarded(D.funnel, run, fallback=[])
+    sections = [(sid, title, _guarded(fn, run, *args)) for sid, title, fn, args in (
+        ("funnel", "Funnel", _funnel, (rows,)),
+        ("drops", "Drop reasons", _drops, ()),
+        ("distributions", "Distributions", _distributions, ()),
+        ("languages", "Languages", _languages, ()),
+        ("dedup", "Duplicates", _dedup, ()),
+        ("mixture", "Mixture", _mixture, ()),
+        ("kept", "Kept documents", _kept, (kept_per_source, seed)),
+        ("rejected", "Rejected documents", _rejected, (rejected_per_reason,)),
+        ("shards", "Shards", _shards, (decoded_rows, seed)),
+        ("config", "Configuration", _config, ()),
+    )]
     name = (run.manifest or {}).get("name") or (run.pipeline() or {}).get("name") or run.out.name
     nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, body in sections if body)
     body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>'
@@ -71,8 +73,20 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
         f"<title>dataforge report: {esc(name)}</title><style>{STYLE}</style></head><body><main>"
         f'<h1>dataforge report: {esc(name)}</h1>'
         f'<div class="muted small">{esc(str(run.out))} &middot; report by dataforge {esc(__version__)}</div>'
-        f"<nav>{nav}</nav>{_cards(run, rows)}{body}</main></body></html>\n"
+        f"<nav>{nav}</nav>{_guarded(_cards, run, rows)}{body}</main></body></html>\n"
     )
+
+
+def _guarded(fn: Callable[..., Any], run: D.RunData, *args: Any, fallback: Any = None) -> Any:
+    """One section. A damaged or missing file costs that section (shown as a warning in its
+    place), never the whole report: the report is most wanted when something went wrong."""
+    try:
+        return fn(run, *args)
+    except Exception as exc:  # noqa: BLE001 - any failure of one section, named on the page
+        log.warning("report: %s failed: %s: %s", fn.__name__.strip("_"), type(exc).__name__, exc)
+        if fallback is not None:
+            return fallback
+        return f'<p class="warn">This part could not be built: {esc(type(exc).__name__)}: {esc(exc)}</p>'
 
 
 # ---- pieces -------------------------------------------------------------------------
@@ -113,19 +127,29 @@ def _pct(a: float, b: float) -> str:
 def _cards(run: D.RunData, rows: list[D.FunnelRow]) -> str:
     m = run.manifest or {}
     cards = []
-    if rows:
-        read, kept = rows[0], rows[-1]
-        cards.append((fmt_int(read.total_docs), "documents read"))
-        last_stream = next((r for r in reversed(rows) if not r.exact_tokens), read)
-        cards.append((f"{fmt_int(last_stream.total_docs)} ({_pct(last_stream.total_docs, read.total_docs)})",
-                      "documents kept"))
-        if kept.exact_tokens:
-            cards.append((compact(kept.total_tokens), "tokens in shards"))
+    streaming = [r for r in rows if not r.exact_tokens]
+    if streaming:
+        read, kept = streaming[0], streaming[-1]
+        cards.append((fmt_int(read.total_docs), "documents read" + (" (latest run)" if run.runs > 1 else "")))
+        cards.append((f"{fmt_int(kept.total_docs)} ({_pct(kept.total_docs, read.total_docs)})", "documents kept"))
+    if m.get("tokens"):
+        total = sum(int(v) for v in m["tokens"].values())
+        split = ", ".join(f"{k} {compact(v)}" for k, v in m["tokens"].items() if v)
+        cards.append((compact(total), f"tokens in shards ({split})"))
+    pack = run.stats.totals(D.PACK)
+    lost = {"truncated": pack.get("tokens_truncated", 0),
+            "dropped tail": sum(v for k, v in pack.items() if k.endswith("_tokens_dropped_tail"))}
+    if any(lost.values()):
+        cards.append((compact(sum(lost.values())), "tokens not in shards (" + ", ".join(
+            f"{k} {compact(v)}" for k, v in lost.items() if v) + ")"))
     if m.get("shards"):
         cards.append((str(len(m["shards"])), f"shards ({m.get('dtype')}, seq_len {m.get('seq_len')})"))
+    if run.runs > 1:
+        cards.append((str(run.runs), "runs (append)"))
     if run.last_run and run.last_run.get("seconds") is not None:
         cards.append((f"{run.last_run['seconds']:.1f} s", f"last run: {run.last_run.get('status', '?')}"))
-    cards.append((str(len(run.sources)), "sources"))
+    if run.sources:
+        cards.append((str(len(run.sources)), "sources"))
     html = "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for v, k in cards)
     warnings = (m.get("warnings") or []) + [w for w in (run.last_run or {}).get("warnings", []) if w not in
                                             (m.get("warnings") or [])]
@@ -138,27 +162,35 @@ def _funnel(run: D.RunData, rows: list[D.FunnelRow]) -> str:
         return ""
     sources = run.sources
     first = rows[0].total_docs
+    has_tokens = all(r.tokens is not None for r in rows)
+
+    def tok(r: D.FunnelRow, v: int | None) -> str:
+        return "" if v is None else ("" if r.exact_tokens else "≈") + compact(v)
+
     chart = stacked_hbars("documents after each stage, by source",
                           [(r.label, [r.docs[s] for s in sources]) for r in rows], sources)
-    token_chart = stacked_hbars("tokens after each stage, by source (estimated before tokenize)",
-                                [(r.label + ("" if r.exact_tokens else " ≈"), [r.tokens[s] for s in sources])
-                                 for r in rows], sources, fmt=compact)
+    token_chart = "<h3>Tokens</h3>" + stacked_hbars(
+        "tokens after each stage, by source (estimated before tokenize)",
+        [(r.label + ("" if r.exact_tokens else " ≈"), [(r.tokens or {})[s] for s in sources]) for r in rows],
+        sources, fmt=compact) if has_tokens else ""
     table_rows = []
     for r in rows:
         cells: list[Any] = [r.label]
         for s in sources:
-            tok = ("" if r.exact_tokens else "≈") + compact(r.tokens[s])
             mark = "" if s in r.applies else ' title="stage not applied to this source"'
-            cells.append(Raw(f"<span{mark}>{esc(fmt_int(r.docs[s]))}</span><br><small>{esc(tok)} tok</small>"))
-        cells += [fmt_int(r.total_docs), _pct(r.total_docs, first),
-                  ("" if r.exact_tokens else "≈") + compact(r.total_tokens)]
+            small = f"<br><small>{esc(tok(r, r.tokens[s]))} tok</small>" if r.tokens is not None else ""
+            cells.append(Raw(f"<span{mark}>{esc(fmt_int(r.docs[s]))}</span>{small}"))
+        cells += [fmt_int(r.total_docs), _pct(r.total_docs, first)] + ([tok(r, r.total_tokens)] if has_tokens else [])
         table_rows.append(cells)
     note = ('<p class="muted small">Documents remaining after each stage, per source (a stage limited by '
-            '<code>sources:</code> passes the others through). Tokens are exact from the tokenize stage on; before it '
-            "(≈) they are each source's bytes times its measured tokens per byte. The last row is what the mixture "
-            "put into the shards, repeats included.</p>")
-    return (f"<h3>Documents</h3>{chart}<h3>Tokens</h3>{token_chart}"
-            + _table(["stage", *sources, "docs", "of read", "tokens"], table_rows) + note)
+            "<code>sources:</code> passes the others through). "
+            + ("Tokens are exact from the tokenize stage on; before it (≈) they are each source's bytes times its "
+               "measured tokens per byte. The last row is what the mixture put into the shards, repeats included."
+               if has_tokens else "The pipeline has no tokenize stage, so there are no token counts.")
+            + (f" These figures are the latest of the {run.runs} runs that built this output (append mode)."
+               if run.runs > 1 else "") + "</p>")
+    head = ["stage", *sources, "docs", "of read"] + (["tokens"] if has_tokens else [])
+    return f"<h3>Documents</h3>{chart}{token_chart}" + _table(head, table_rows) + note
 
 
 def _drops(run: D.RunData) -> str:
@@ -325,19 +357,21 @@ def _shards(run: D.RunData, n: int, seed: int) -> str:
     if not m or not m.get("shards"):
         return ""
     table = _table(["shard", "split", "rows", "tokens", "sha256"],
-                   [[s["path"], s["split"], fmt_int(s["rows"]), fmt_int(s["tokens"]), s["sha256"][:16]]
+                   [[s.get("path", ""), s.get("split", ""), fmt_int(s.get("rows", 0)), fmt_int(s.get("tokens", 0)),
+                     str(s.get("sha256", ""))[:16]]
                     for s in m["shards"]])
-    shards = locate(run.out, split="train")
+    splits = [e["split"] for e in m["shards"]]
+    split = "train" if "train" in splits else splits[0]
+    shards = locate(run.out, split=split)
     tokenizer = load_tokenizer(shards)
     decoded = []
-    for path, row in sample_rows(shards, n, seed):
-        r = decode_row(tokenizer, path, row)
+    for r in decode_rows(tokenizer, sample_rows(shards, n, seed)):
         segs = "".join(f'<span class="seg-head">{esc(s.kind)} · {esc(s.tokens)} tokens</span>'
                        f'<span class="seg-{esc(s.kind)}">{esc(s.text[:SHOW_CHARS])}</span>' for s in r.segments)
         decoded.append(f"<details><summary>{esc(r.shard)} row {esc(r.row)}: {esc(r.length)} tokens, "
                        f"{esc(_plural(len(r.segments), 'piece'))}</summary><pre>{segs}</pre></details>")
     what = ("<h3>What the model sees</h3>"
-            f'<p class="muted small">{esc(len(decoded))} random training rows decoded with the run\'s tokenizer '
+            f'<p class="muted small">{esc(len(decoded))} random {esc(split)} rows decoded with the run\'s tokenizer '
             "(<code>dataforge inspect</code> shows more).</p>" + "".join(decoded)) if decoded else ""
     return table + what
 

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..io import sha256_file
-from ..tokenize.shards import MANIFEST, ShardError, open_shard, read_manifest
-
-_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f\x9b]")  # ESC, CSI and other controls
-
-
-def printable(text: str) -> str:
-    """Decoded text with control characters made visible (U+FFFD), so crawl data cannot
-    send escape sequences to the terminal."""
-    return _TERMINAL_UNSAFE.sub("\ufffd", text)
-
+from ..tokenize.shards import MANIFEST, ShardError, ShardView, open_shard, read_manifest
 
 @dataclass
 class ShardSet:
@@ -106,9 +96,20 @@ def sample_rows(shards: ShardSet, n: int, seed: int) -> list[tuple[Path, int]]:
     return out
 
 
-def decode_row(tokenizer: Any, path: Path, row: int) -> Row:
+def decode_rows(tokenizer: Any, picks: list[tuple[Path, int]]) -> list[Row]:
+    """``decode_row`` for each pick, opening (and validating) each shard once."""
+    views: dict[Path, ShardView] = {}
+    out = []
+    for path, row in picks:
+        if path not in views:
+            views[path] = open_shard(path)
+        out.append(decode_row(tokenizer, views[path], row))
+    return out
+
+
+def decode_row(tokenizer: Any, view: ShardView, row: int) -> Row:
     """One row cut at document starts (or SFT mask changes) and decoded, specials shown."""
-    view = open_shard(path)
+    path = view.path
     ids = view.tokens[row]
     length = int(view.lengths[row])
     mask = view.loss_mask

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError
 from ..stats import Stats
+from ..terminal import cell
 
 #: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked, 4 nothing new to do
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_NOTHING = 0, 1, 2, 3, 4
@@ -36,7 +37,7 @@ def _load(pipeline: str) -> PipelineConfig:
     except ConfigError as exc:
         con = _err()
         n = len(exc.problems)
-        con.print(f"[bold red]{pipeline}: {n} problem{'s' if n != 1 else ''}; nothing was run[/]")
+        con.print(f"[bold red]{cell(pipeline)}: {n} problem{'s' if n != 1 else ''}; nothing was run[/]")
         for p in exc.problems:
             con.print(str(p).lstrip(": "), markup=False)
         sys.exit(EXIT_CONFIG)
@@ -96,38 +97,49 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
         with progress:
             result = run_pipeline(cfg, workers=workers, on_event=progress.event)
     except DataforgeError as exc:
-        con.print(f"[bold red]error:[/] {exc}", highlight=False)
+        con.print(f"[bold red]error:[/] {cell(exc)}", highlight=False)
         sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
     except OSError as exc:  # disk full, read-only or vanished output: say which file and why
         where = exc.filename or cfg.output
-        con.print(f"[bold red]error:[/] {where}: {exc.strerror or exc}; the run stopped and nothing unfinished "
+        con.print(f"[bold red]error:[/] {cell(where)}: {cell(exc.strerror or exc)}; the run stopped and nothing unfinished "
                   "was marked done (rerun after fixing it to resume)", highlight=False)
         sys.exit(EXIT_FAILED)
     out = _out()
     if result.nothing_to_do:
-        out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs")
+        out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs", markup=False)
         sys.exit(EXIT_NOTHING)
     _print_stats(out, result.stats)
     m = result.manifest
     if m:
         toks = m.get("tokens", {})
         out.print(f"wrote {len(m['shards'])} shards ({toks.get('train', 0):,} train, "
-                  f"{toks.get('validation', 0):,} validation tokens) to {result.output / m['shard_dir']}")
+                  f"{toks.get('validation', 0):,} validation tokens) to {result.output / m['shard_dir']}", markup=False)
         for w in m.get("warnings", []):
-            out.print(f"[yellow]warning:[/] {w}")
+            out.print(f"[yellow]warning:[/] {cell(w)}")
     if result.train:
         t = result.train
         out.print(f"trained {t.get('steps')} steps: train loss {t.get('train_loss', float('nan')):.3f}, "
                   f"eval loss {t.get('eval_loss') if t.get('eval_loss') is None else round(t['eval_loss'], 3)} "
-                  f"({t.get('eval_origin')}), {t.get('tokens_per_s', 0):,.0f} tokens/s -> {t.get('run_dir')}")
-    if write_report:
-        from ..io import atomic_write_text
-        from ..report.page import build_report
-
-        atomic_write_text(result.output / "report.html", build_report(str(result.output)))
+                  f"({t.get('eval_origin')}), {t.get('tokens_per_s', 0):,.0f} tokens/s -> {t.get('run_dir')}",
+                  markup=False)
+    reported = write_report and _write_report(result.output, con)
     out.print(f"done in {result.seconds:.1f}s: {result.output}/stats.json"
               + (f", {result.output}/manifest.json" if m else "")
-              + (f", {result.output}/report.html" if write_report else ""))
+              + (f", {result.output}/report.html" if reported else ""), markup=False)
+
+
+def _write_report(output: Path, con: Console) -> bool:
+    """The report after a run. The run's data is done and good: a report that cannot be
+    written is a warning, never a failed run."""
+    from ..io import atomic_write_text
+    from ..report.page import build_report
+
+    try:
+        atomic_write_text(output / "report.html", build_report(str(output)))
+    except (DataforgeError, OSError) as exc:
+        con.print(f"[yellow]warning:[/] report not written: {cell(exc)}")
+        return False
+    return True
 
 
 @click.command()
@@ -159,25 +171,26 @@ def stages() -> None:
 def _print_plan(plan: Any) -> None:
     out = _out()
     cfg = plan.config
-    out.print(f"pipeline [bold]{cfg.name}[/] (config {plan.config_hash}, seed {cfg.seed}) -> {cfg.output}")
+    out.print(f"pipeline [bold]{cell(cfg.name)}[/] (config {plan.config_hash}, seed {cfg.seed}) -> {cell(cfg.output)}")
     t = Table(title="inputs")
     for col in ("source", "reader", "files", "bytes", "weight/tokens"):
         t.add_column(col)
     for inp in cfg.inputs:
         size = sum(Path(f).stat().st_size for f in inp.files)
         share = inp.weight if inp.weight is not None else (inp.tokens if inp.tokens is not None else "-")
-        t.add_row(inp.name, inp.reader, str(len(inp.files)), f"{size:,}", str(share))
+        t.add_row(cell(inp.name), inp.reader, str(len(inp.files)), f"{size:,}", str(share))
     out.print(t)
     for ph in plan.phases:
-        out.print(f"phase {ph.index}: {len(plan.tasks)} tasks: {ph.describe()}")
+        out.print(f"phase {ph.index}: {len(plan.tasks)} tasks: {ph.describe()}", markup=False)
         if ph.exit is not None:
-            out.print(f"  barrier: {ph.exit.label} reduce (whole corpus)")
+            out.print(f"  barrier: {ph.exit.label} reduce (whole corpus)", markup=False)
     if plan.tokenize is not None:
         p = plan.tokenize.params
         src = p.tokenizer or f"train BPE vocab {p.train.vocab_size}"
         mix = "mix + " if plan.mix is not None else ""
         out.print(f"final: encode ({src}), {mix}pack seq_len {p.seq_len} ({p.packing}), "
-                  f"shards of {p.rows_per_shard} rows, shuffle={p.shuffle}, validation {p.validation_fraction:g}")
+                  f"shards of {p.rows_per_shard} rows, shuffle={p.shuffle}, validation {p.validation_fraction:g}",
+                  markup=False)
     for task in plan.tasks:
         out.print(f"  task {task.task_id}: {task.path} ({task.size:,} bytes)", markup=False)
 
@@ -195,8 +208,8 @@ def _print_stats(con: Console, stats: Stats) -> None:
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])
         why = ", ".join(f"{r} {int(v):,}" for r, v in reasons[:4]) + (" ..." if len(reasons) > 4 else "")
-        t.add_row(label, _n(tot.get("docs_in")), _n(tot.get("docs_out")), _mb(tot.get("bytes_in")),
-                  _mb(tot.get("bytes_out")), f"{tot.get('seconds', 0):.2f}", why)
+        t.add_row(cell(label), _n(tot.get("docs_in")), _n(tot.get("docs_out")), _mb(tot.get("bytes_in")),
+                  _mb(tot.get("bytes_out")), f"{tot.get('seconds', 0):.2f}", cell(why))
     con.print(t)
 
 

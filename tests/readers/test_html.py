@@ -39,9 +39,7 @@ def test_html_documents_become_text(tmp_path: Path, data_dir: Path) -> None:
     stage.close()
     assert [d.id for d in out] == [f"p{i}" for i in range(len(pages))]
     assert "<" not in out[0].text[:200] and "Creative Commons" in out[0].text
-    counts = stats.to_dict()["0:extract_html"]["web"]
-    assert {k: v for k, v in counts.items() if not k.startswith("hist.")} == {"dropped.empty_extraction": 1}
-    assert sum(v for k, v in counts.items() if k.startswith("hist.dropped_bytes.")) == 1
+    assert stats.to_dict()["0:extract_html"]["web"] == {"dropped.empty_extraction": 1}
     # the same text the warc reader extracts from the same records
     stats2 = Stats()
     from_warc = list(WarcReader(WarcReader.Params(), source="web", stats=stats2).read(str(data_dir / "warc/dolma-wget.warc.gz")))

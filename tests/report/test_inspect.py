@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from dataforge.cli import main
-from dataforge.report.shards import printable
+from dataforge.terminal import cell, printable
 from dataforge.tokenize.shards import open_shard, read_manifest
 
 
@@ -87,3 +87,32 @@ def test_wrong_tokenizer_and_missing_paths_are_clear_errors(bundled_run: Path, t
 
 def test_terminal_output_cannot_carry_escape_sequences() -> None:
     assert printable("red \x1b[31mtext\x07 \x9b2J ok\n\ttab") == "red \ufffd[31mtext\ufffd \ufffd2J ok\n\ttab"
+    # C1 OSC/DCS/ST (hyperlinks, titles) and bidi overrides that reorder what is shown
+    assert printable("\x9d8;;http://evil/\x9c \x90q\x9c \u202egnp.exe") == "\ufffd8;;http://evil/\ufffd \ufffdq\ufffd \ufffdgnp.exe"
+    assert cell("[bold red]x[/] [link=http://e]y[/link]") == "\\[bold red]x\\[/] \\[link=http://e]y\\[/link]"
+
+
+def test_hostile_names_reach_the_terminal_as_text(bundled_run: Path, tmp_path: Path) -> None:
+    """Source names and the pipeline name come from a YAML file anyone may have written:
+    `stats` and `inspect` print them literally, with no markup and no escape sequence."""
+    evil_source = "[bold red]EVIL[/]\x1b[2J\x1b]0;pwned\x07"
+    evil_name = "[link=https://evil.example/]click[/link]\x1b[31mRED"
+    out = tmp_path / "out"
+    shutil.copytree(bundled_run / "shards", out / "shards")
+    shutil.copy(bundled_run / "tokenizer.json", out / "tokenizer.json")
+    stats = json.loads((bundled_run / "stats.json").read_text())
+    for per in stats.values():
+        if "c4" in per:
+            per[evil_source] = per.pop("c4")
+    (out / "stats.json").write_text(json.dumps(stats))
+    manifest = read_manifest(bundled_run)
+    manifest["name"] = evil_name
+    manifest["sources"][evil_source] = manifest["sources"].pop("c4")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    for args in (["stats", str(out)], ["inspect", str(out), "--n", "1"]):
+        r = CliRunner().invoke(main, args, env={"FORCE_COLOR": "1", "COLUMNS": "400"})
+        assert r.exit_code == 0, r.output
+        text = r.output
+        assert "\x1b[2J" not in text and "\x1b]" not in text and "evil.example" not in text.replace(
+            "[link=https://evil.example/]", "")
+        assert "[bold red]EVIL[/]" in text if args[0] == "stats" else "[link=https://evil.example/]click[/link]" in text

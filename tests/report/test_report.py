@@ -4,15 +4,15 @@ own files, a page that loads nothing from anywhere, escaped documents, clear err
 from __future__ import annotations
 
 import json
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from dataforge.cli import main
 from dataforge.report import data as D
-from dataforge.report.page import build_report
+from dataforge.report.page import build_report, compact
 from dataforge.report.svg import esc
 from dataforge.stats import logit_bin, logit_bin_edge, size_bin, size_bin_edge
 
@@ -43,8 +43,9 @@ def test_funnel_agrees_with_stats_documents_and_manifest(bundled_run: Path) -> N
     final = rows["mix + shards"].tokens
     for source, v in manifest["sources"].items():
         assert final[source] == v["tokens_realised"] + v["validation_tokens"]
-    # the estimate before tokenize is calibrated on the same bytes, so it meets the exact count
-    assert rows["8:write"].total_tokens == pytest.approx(rows["10:tokenize"].total_tokens, rel=0.001)
+    # before tokenize, tokens are estimated from bytes: they shrink where bytes shrink
+    est = [r.total_tokens for r in rows.values() if not r.exact_tokens]
+    assert est == sorted(est, reverse=True) and est[0] > est[-1]
     # documents only ever go down along the funnel (until the mixture repeats some)
     streaming = [r.total_docs for r in rows.values() if r.label != "mix + shards"]
     assert streaming == sorted(streaming, reverse=True) and streaming[0] > streaming[-1]
@@ -230,3 +231,77 @@ stages:
     assert all(esc(rec["id"]) in page for rec in samples["wiki"]) and '<section id="shards">' not in page
     assert D.kept_samples(run, per_source=3, seed=0) == samples  # the seed decides
     assert D.kept_samples(run, per_source=3, seed=1) != samples
+
+
+def _run(tmp_path: Path, text: str, *args: str) -> Path:
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    r = CliRunner().invoke(main, ["run", *args, str(p)])
+    assert r.exit_code == 0, r.output
+    return tmp_path / "out"
+
+
+def test_run_without_tokenize_and_a_nested_write_path(tmp_path: Path, data_dir: Path) -> None:
+    """No token figures where no tokenizer ran; the kept length histogram counts, for each
+    source, the last stage that saw it; kept samples are found under write's path."""
+    out = _run(tmp_path, f"""\
+name: notok
+output: {tmp_path / "out"}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
+  wiki: {{reader: text, paths: {data_dir}/wiki/wiki_demo.txt, split: line}}
+stages:
+  - write: {{format: jsonl, path: kept/v1}}
+  - gopher_quality: {{sources: [c4]}}
+""", "--report")
+    run = D.load_run(out)
+    rows = D.funnel(run)
+    assert all(r.tokens is None for r in rows)
+    _, kept, _ = D.length_histograms(run)
+    assert sum(kept.values()) == rows[-1].total_docs  # c4 after gopher + wiki as written
+    assert D.documents_dir(run) == out / "kept_v1" and set(D.kept_samples(run, 1)) == {"c4", "wiki"}
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "no tokenize stage" in page and "<h3>Tokens</h3>" not in page and "could not be built" not in page
+
+
+def test_pad_packing_and_validation_only_shards(tmp_path: Path, data_dir: Path) -> None:
+    out = _run(tmp_path, f"""\
+name: padded
+output: {tmp_path / "out"}
+inputs:
+  wiki: {{reader: text, paths: {data_dir}/wiki/wiki_demo.txt, split: line}}
+stages:
+  - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 64, packing: pad, validation_fraction: 0.99}}
+""", "--report")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {s["split"] for s in manifest["shards"]} == {"validation"}  # 30 documents, all held out
+    page = (out / "report.html").read_text(encoding="utf-8")
+    total = sum(manifest["tokens"].values())
+    truncated = json.loads((out / "stats.json").read_text())["pack"]["*"]["tokens_truncated"]
+    assert truncated > 0 and f"<b>{compact(total)}</b><span>tokens in shards" in page
+    assert f"{compact(truncated)}</b><span>tokens not in shards (truncated" in page
+    assert "random validation rows" in page and "could not be built" not in page
+
+
+def test_a_damaged_file_costs_only_its_section(bundled_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(bundled_run, out, ignore=shutil.ignore_patterns("_work", "report.html"))
+    (out / "dedup" / "clusters.parquet").write_bytes(b"PAR1 not really")
+    (out / "shards" / "train-00000.arrow").write_bytes(b"ARROW1 cut short")
+    page = build_report(str(out))
+    dedup = page.split('<section id="dedup">')[1].split("</section>")[0]
+    assert "could not be built" in dedup and "clusters.parquet: unreadable clusters file" in dedup
+    assert '<section id="funnel">' in page and '<section id="mixture">' in page
+    r = CliRunner().invoke(main, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+
+
+def test_report_of_sft_shards(tmp_path: Path, tokenizer_path: Path) -> None:
+    src = tmp_path / "sft.jsonl"
+    src.write_text(json.dumps({"instruction": "Say hi.", "input": "", "output": "Hi <b>there</b>."}) + "\n")
+    r = CliRunner().invoke(main, ["tokenize-sft", str(src), "--tokenizer", str(tokenizer_path),
+                                  "--output", str(tmp_path / "sft"), "--seq-len", "64"])
+    assert r.exit_code == 0, r.output
+    page = build_report(str(tmp_path / "sft"))
+    assert "seg-prompt" in page and "seg-target" in page and esc("Hi <b>there</b>.") in page
+    assert "could not be built" not in page
