@@ -265,16 +265,20 @@ stages:
 
 
 def test_pad_packing_and_validation_only_shards(tmp_path: Path, data_dir: Path) -> None:
+    # documents with fixed ids: the validation split hashes ids, which must not depend on the clone's path
+    lines = (data_dir / "wiki" / "wiki_demo.txt").read_text(encoding="utf-8").splitlines()
+    docs = tmp_path / "wiki.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"w{i}", "text": t}) + "\n" for i, t in enumerate(lines) if t.strip()))
     out = _run(tmp_path, f"""\
 name: padded
 output: {tmp_path / "out"}
 inputs:
-  wiki: {{reader: text, paths: {data_dir}/wiki/wiki_demo.txt, split: line}}
+  wiki: {{reader: jsonl, paths: {docs}}}
 stages:
   - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 64, packing: pad, validation_fraction: 0.99}}
 """, "--report")
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {s["split"] for s in manifest["shards"]} == {"validation"}  # 30 documents, all held out
+    assert {s["split"] for s in manifest["shards"]} == {"validation"}  # every document held out
     page = (out / "report.html").read_text(encoding="utf-8")
     total = sum(manifest["tokens"].values())
     truncated = json.loads((out / "stats.json").read_text())["pack"]["*"]["tokens_truncated"]
