@@ -40,6 +40,18 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) 
         raise
 
 
+def remove_partial_writes(folder: str | os.PathLike[str]) -> int:
+    """Delete the temp files (``.<name>.<...>.tmp``) that ``atomic_write`` and
+    ``temp_path_for`` leave behind when a process is killed mid-write. Only for a folder
+    no other process writes to (a run calls it holding its output lock)."""
+    removed = 0
+    for partial in Path(folder).glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+            removed += 1
+    return removed
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write(text)

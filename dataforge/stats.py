@@ -56,6 +56,14 @@ def size_bin_edge(b: int) -> int:
     return octave + (octave >> 1 if b % 2 else 0)
 
 
+def stage_order(label: str) -> tuple[int, str]:
+    """Sort key of stage labels: read first, then "<index>:<name>" by index, then the rest (pack)."""
+    head = label.split(":", 1)[0]
+    if label == "read":
+        return (-1, label)
+    return (int(head) if head.isdigit() else 10**6, label)
+
+
 class Stats:
     """Per-stage, per-source counters; merge by sum."""
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
@@ -15,16 +14,6 @@ sys.path.insert(0, str(REPO))
 from tests.report.chromium import Chromium, find_chromium  # noqa: E402
 
 
-def shoot(c: Chromium, selector: str, path: Path, max_height: int) -> None:
-    box = c.evaluate(f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
-                     " return [r.left + scrollX, r.top + scrollY, r.width, r.height]; })()")
-    x, y, w, h = box
-    clip = {"x": 0, "y": y - 8, "width": 1100, "height": min(h + 16, max_height), "scale": 1}
-    data = c.send("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
-    path.write_bytes(base64.b64decode(data["data"]))
-    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
-
-
 def main(out: str) -> None:
     exe = find_chromium()
     if exe is None:
@@ -32,9 +21,9 @@ def main(out: str) -> None:
     report = (Path(out) / "report.html").resolve()
     with Chromium(exe) as c:
         c.open(report.as_uri(), width=1100, height=1400)
-        c.screenshot(REPO / "docs" / "report.png", height=1750)
-        print(f"wrote docs/report.png ({(REPO / 'docs' / 'report.png').stat().st_size // 1024} KB)")
-        shoot(c, "#distributions", REPO / "docs" / "report-distributions.png", 1300)
+        for name, selector, height in (("report.png", None, 1750), ("report-distributions.png", "#distributions", 1300)):
+            c.screenshot(REPO / "docs" / name, height=height, selector=selector)
+            print(f"wrote docs/{name} ({(REPO / 'docs' / name).stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from rich.table import Table
 
@@ -33,14 +31,11 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
       dataforge report out/pretrain_mix
       dataforge report out/pretrain_mix -o /tmp/mix.html --samples 5
     """
-    from ..io import atomic_write_text
-    from .page import build_report
+    from .page import write_report
 
-    page = build_report(output_dir, kept_per_source=samples, rejected_per_reason=rejected, decoded_rows=rows, seed=seed)
-    target = Path(out_file) if out_file else Path(output_dir) / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, page)
-    click.echo(f"wrote {target} ({len(page.encode()) / 1024:,.0f} KB)")
+    target, size = write_report(output_dir, out_file, kept_per_source=samples, rejected_per_reason=rejected,
+                                decoded_rows=rows, seed=seed)
+    click.echo(f"wrote {target} ({size / 1024:,.0f} KB)")
 
 
 @click.command()

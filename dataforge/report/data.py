@@ -18,27 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataforgeError
-from ..stats import HIST, Stats, size_bin_edge
+from ..readers.base import READ_LABEL as READ
+from ..runner.finalize import PACK_LABEL as PACK
+from ..stats import HIST, Stats, size_bin_edge, stage_order
 from ..tokenize.shards import MANIFEST
-
-READ = "read"
-PACK = "pack"
-
 
 class ReportError(DataforgeError):
     """The folder is not a dataforge output, or one of its files is unreadable."""
-
-
-def stage_order(label: str) -> tuple[int, str]:
-    """read first, then stages by their pipeline index, then pack."""
-    head = label.split(":", 1)[0]
-    if label == READ:
-        return (-1, label)
-    return (int(head) if head.isdigit() else 10**6, label)
-
-
-def stage_name(label: str) -> str:
-    return label.split(":", 1)[1] if ":" in label else label
 
 
 @dataclass
@@ -190,13 +176,11 @@ def histogram(run: RunData, name: str, label: str | None = None, source: str | N
     """Bin -> count of histogram ``name`` summed over stages (or one) and sources (or one)."""
     prefix = f"{HIST}{name}."
     out: Counter[int] = Counter()
-    for lab, per in run.stats.counts.items():
-        if label is not None and lab != label:
-            continue
-        for src, keys in per.items():
-            if source is not None and src != source:
-                continue
-            for k, v in keys.items():
+    counts = run.stats.counts
+    for lab in ([label] if label is not None else list(counts)):
+        per = counts.get(lab, {})
+        for src in ([source] if source is not None else list(per)):
+            for k, v in per.get(src, {}).items():
                 if k.startswith(prefix) and k[len(prefix):].isdigit():
                     out[int(k[len(prefix):])] += int(v)
     return dict(out)
@@ -252,8 +236,8 @@ class Clusters:
 def clusters(run: RunData, top: int = 8) -> list[Clusters]:
     """Cluster-size counts and the ``top`` largest clusters of each dedup clusters file.
 
-    One pass over the ``size`` column alone, then only the row groups that hold the
-    largest clusters are read whole (memory: one column batch, ``top`` rows)."""
+    One pass over the ``size`` column, a second over whole rows to pick the largest
+    (memory: one record batch and ``top`` rows, whatever the file's size)."""
     import heapq
 
     import pyarrow.parquet as pq
@@ -261,33 +245,30 @@ def clusters(run: RunData, top: int = 8) -> list[Clusters]:
     out = []
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
         sizes: Counter[int] = Counter()
-        best: list[tuple[int, int]] = []  # min-heap of (size, -row number)
         try:
             pf = pq.ParquetFile(path)
+
+            def size_rows() -> Iterator[tuple[int, int]]:
+                row = 0
+                for batch in pf.iter_batches(columns=["size"]):
+                    col = batch.column(0).to_pylist()
+                    sizes.update(col)
+                    for size in col:
+                        yield size, -row  # ties: the earlier row first
+                        row += 1
+
+            best = heapq.nlargest(top, size_rows())  # bounded: ``top`` items
+            wanted = {-neg for _, neg in best}
+            found: dict[int, dict[str, Any]] = {}
             row0 = 0
-            for batch in pf.iter_batches(columns=["size"]):
-                col = batch.column(0).to_pylist()
-                sizes.update(col)
-                for i, size in enumerate(col):
-                    if len(best) < top:
-                        heapq.heappush(best, (size, -(row0 + i)))
-                    elif size > best[0][0]:
-                        heapq.heapreplace(best, (size, -(row0 + i)))
-                row0 += len(col)
-            wanted = sorted((-neg for _, neg in best))
-            starts, n = [], 0
-            for g in range(pf.metadata.num_row_groups):
-                starts.append(n)
-                n += pf.metadata.row_group(g).num_rows
-            rows: dict[int, dict[str, Any]] = {}
-            for g in sorted({max(i for i, st in enumerate(starts) if st <= w) for w in wanted}):
-                group = pf.read_row_group(g)
-                for w in wanted:
-                    if starts[g] <= w < starts[g] + group.num_rows:
-                        rows[w] = group.slice(w - starts[g], 1).to_pylist()[0]
+            for batch in pf.iter_batches():  # a second pass, a batch at a time, for the whole rows
+                for r in wanted:
+                    if row0 <= r < row0 + batch.num_rows:
+                        found[r] = batch.slice(r - row0, 1).to_pylist()[0]
+                row0 += batch.num_rows
+            largest = [found[-neg] for _, neg in best]
         except Exception as exc:  # pyarrow raises several types for a damaged file
             raise ReportError(f"{path}: unreadable clusters file ({exc})") from exc
-        largest = [rows[-neg] for _, neg in sorted(best, key=lambda t: (-t[0], -t[1]))]
         out.append(Clusters(path.name, sizes, sum((s - 1) * n for s, n in sizes.items()), largest))
     return out
 

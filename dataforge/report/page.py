@@ -10,12 +10,14 @@ check both layers in a real browser).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
 
 from .. import __version__
+from ..io import atomic_write
 from ..stats import LOGIT_BINS, UNIT_BINS, logit_bin_edge
 from . import data as D
 from .shards import decode_rows, load_tokenizer, locate, sample_rows
@@ -75,6 +77,15 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
         f'<div class="muted small">{esc(str(run.out))} &middot; report by dataforge {esc(__version__)}</div>'
         f"<nav>{nav}</nav>{_guarded(_cards, run, rows)}{body}</main></body></html>\n"
     )
+
+
+def write_report(output_dir: str | Path, target: str | Path | None = None, **options: Any) -> tuple[Path, int]:
+    """Build the report and write it atomically (default OUTPUT_DIR/report.html); returns (path, bytes)."""
+    page = build_report(str(output_dir), **options).encode("utf-8")
+    path = Path(target) if target else Path(output_dir) / "report.html"
+    with atomic_write(path, "wb") as fh:
+        fh.write(page)
+    return path, len(page)
 
 
 def _guarded(fn: Callable[..., Any], run: D.RunData, *args: Any, fallback: Any = None) -> Any:
@@ -225,10 +236,9 @@ def _distributions(run: D.RunData) -> str:
     for name, title, what, labels in (
             ("lang_score", "Language score", "fastText lid.176 score of the best language", unit),
             ("quality_logit", "Quality score",
-             "quality classifier probability (meta.quality), bins of log-odds", logit),
-            ("quality", "Quality score", "quality classifier probability (meta.quality)", unit)):  # older runs
+             "quality classifier probability (meta.quality), bins of log-odds", logit)):
         k, d = D.histogram(run, f"{name}.kept"), D.histogram(run, f"{name}.dropped")
-        if not (k or d) or (name == "quality" and "Quality score" in "".join(parts)):
+        if not (k or d):
             continue
         bins = range(len(labels))
         parts.append(f"<h3>{esc(title)}</h3>" + histogram(

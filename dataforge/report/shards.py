@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import sha256_file
-from ..tokenize.shards import MANIFEST, ShardError, ShardView, open_shard, read_manifest
+from ..tokenize.shards import MANIFEST, ShardError, ShardView, manifest_shards, open_shard, read_manifest
 
 @dataclass
 class ShardSet:
@@ -44,8 +44,7 @@ def locate(path: str | Path, split: str | None = None) -> ShardSet:
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)
-        base = path / manifest.get("shard_dir", "shards")
-        shards = [(base / s["path"], s) for s in manifest.get("shards", []) if split is None or s["split"] == split]
+        shards = manifest_shards(path, split)
         if not shards:
             raise ShardError(f"{path / MANIFEST}: lists no {split + ' ' if split else ''}shards")
         return ShardSet(path, manifest, shards)
@@ -53,11 +52,9 @@ def locate(path: str | Path, split: str | None = None) -> ShardSet:
         raise ShardError(f"{path}: no such shard file or output directory")
     for root in (path.parent.parent, path.parent):  # <out>/shards/x.arrow, or a manifest beside it
         if (root / MANIFEST).exists():
-            manifest = read_manifest(root)
-            base = root / manifest.get("shard_dir", "shards")
-            for s in manifest.get("shards", []):
-                if (base / s["path"]).resolve() == path.resolve():
-                    return ShardSet(root, manifest, [(path, s)])
+            for listed, entry in manifest_shards(root):
+                if listed.resolve() == path.resolve():
+                    return ShardSet(root, read_manifest(root), [(path, entry)])
     view = open_shard(path)
     return ShardSet(None, None, [(path, {"path": path.name, "split": view.meta.get("split"),
                                          "rows": view.tokens.shape[0], "tokens": int(view.lengths.sum())})])
@@ -66,7 +63,7 @@ def locate(path: str | Path, split: str | None = None) -> ShardSet:
 def load_tokenizer(shards: ShardSet) -> Any:
     """The run's tokenizer (``tokenizer.json`` beside the manifest), checked against the
     shard's recorded sha256; None when there is none to decode with."""
-    from tokenizers import Tokenizer
+    from ..tokenize.encode import load_tokenizer as load_run_tokenizer
 
     if shards.root is None or shards.manifest is None:
         return None
@@ -78,7 +75,7 @@ def load_tokenizer(shards: ShardSet) -> Any:
     if want and sha256_file(path) != want:
         raise ShardError(f"{path}: sha256 differs from the manifest's tokenizer {want[:12]}; "
                          "decoding with it would show the wrong text")
-    return Tokenizer.from_file(str(path))
+    return load_run_tokenizer(str(path))
 
 
 def sample_rows(shards: ShardSet, n: int, seed: int) -> list[tuple[Path, int]]:

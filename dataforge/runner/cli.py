@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError
-from ..stats import Stats
+from ..stats import Stats, stage_order
 from ..terminal import cell
 
 #: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked, 4 nothing new to do
@@ -131,11 +131,10 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
 def _write_report(output: Path, con: Console) -> bool:
     """The report after a run. The run's data is done and good: a report that cannot be
     written is a warning, never a failed run."""
-    from ..io import atomic_write_text
-    from ..report.page import build_report
+    from ..report.page import write_report
 
     try:
-        atomic_write_text(output / "report.html", build_report(str(output)))
+        write_report(output)
     except (DataforgeError, OSError) as exc:
         con.print(f"[yellow]warning:[/] report not written: {cell(exc)}")
         return False
@@ -199,11 +198,7 @@ def _print_stats(con: Console, stats: Stats) -> None:
     t = Table(title="stages")
     for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
         t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")
-    def order(label: str) -> tuple[int, str]:
-        head = label.split(":", 1)[0]
-        return (int(head) if head.isdigit() else (-1 if label == "read" else 10**6), label)
-
-    for label in sorted(stats.counts, key=order):
+    for label in sorted(stats.counts, key=stage_order):
         tot = stats.totals(label)
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])

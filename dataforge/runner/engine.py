@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PipelineConfig, StageSpec
-from ..io import atomic_write_text
+from ..io import atomic_write_text, remove_partial_writes
 from ..stage import ReduceContext, RunInfo, safe_name
 from ..stats import Stats
 from .executor import make_executor
@@ -58,6 +58,8 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
     plan = make_plan(config)
     out = config.output
     with RunLock(out):
+        for folder in (out, out / "shards", out / "logs"):  # what a killed run was writing when it died
+            remove_partial_writes(folder)
         if config.append and (out / "manifest.json").exists():
             plan = append_plan(plan, json.loads((out / "manifest.json").read_text()))
             if not plan.tasks:

@@ -83,8 +83,6 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
     mix = plan_mixture(plan, task_dirs, dtype=spec.dtype, validation_fraction=params.validation_fraction)
     own = Stats()
     shard_dir = out / "shards"
-    for partial in shard_dir.glob(".*.tmp"):  # a killed pack's half-written shard; we hold the output lock
-        partial.unlink()
     base = plan.base
     start = {split: sum(1 for s in (base or {}).get("shards", []) if s["split"] == split)
              for split in ("train", "validation")}

@@ -135,12 +135,18 @@ class Chromium:
                 out.append(f"log ({p['entry'].get('source')}): {p['entry'].get('text')}")
         return out
 
-    def screenshot(self, path: Path, height: int | None = None) -> None:
-        """A PNG of the page from the top (``height`` CSS pixels, or the whole page)."""
-        metrics = self.send("Page.getLayoutMetrics")
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(height or size["height"], size["height"]),
-                "scale": 1}
+    def screenshot(self, path: Path, height: int | None = None, selector: str | None = None) -> None:
+        """A PNG of the page from the top, or of the element ``selector`` (at most ``height``
+        CSS pixels tall; default all of it)."""
+        if selector is None:
+            metrics = self.send("Page.getLayoutMetrics")
+            size = metrics.get("cssContentSize") or metrics["contentSize"]
+            x, y, w, h = 0, 0, size["width"], size["height"]
+        else:
+            x, y, w, h = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+                                       ".getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, "
+                                       "r.width, r.height]; })()")
+        clip = {"x": x, "y": y, "width": w, "height": min(height or h, h), "scale": 1}
         data = self.send("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
         path.write_bytes(base64.b64decode(data["data"]))
 
