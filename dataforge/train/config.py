@@ -6,11 +6,14 @@ This module imports without torch, so a pipeline file is validated before torch 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import yaml
 
-from ..errors import DataforgeError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import ConfigError, DataforgeError, Problem
 
 
 class TrainError(DataforgeError):
@@ -122,3 +125,23 @@ def config_changes(old: dict[str, object], new: TrainConfig) -> list[str]:
     fresh = new.model_dump()
     return sorted(k for k in fresh.keys() | old.keys()
                   if k not in RESUMABLE_CHANGES and fresh.get(k) != old.get(k))
+
+
+def load_train_config(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """TrainConfig from a YAML file (its keys, or a pipeline file's ``train:`` section) plus CLI options."""
+    base: dict[str, Any] = {}
+    source = str(config_file) if config_file else "command line"
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError([Problem(str(config_file), None, "", f"not valid YAML ({exc})")]) from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError([Problem(str(config_file), None, "", "expected a mapping of train settings")])
+        base = loaded.get("train", loaded) if isinstance(loaded.get("train", loaded), dict) else {}
+    merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return TrainConfig(**merged)
+    except ValidationError as exc:
+        raise ConfigError([Problem(source, None, "train." + ".".join(str(p) for p in err["loc"]), err["msg"])
+                           for err in exc.errors()]) from exc

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from tokenizers import Tokenizer
 
 from dataforge.cli import main
-from dataforge.terminal import cell, printable
+from dataforge.cli.terminal import cell, printable
 from dataforge.tokenize.shards import open_shard, read_manifest
 
 

@@ -187,7 +187,7 @@ def test_killed_run_resumes_without_paying_twice(llm_server, seed_file, tmp_path
     assert run_cli(llm_server, seed_file, ref, "--concurrency", "1", n=15).exit_code == 0
     llm_server.reset()
     out = tmp_path / "run" / "out.jsonl"
-    cmd = [sys.executable, "-m", "dataforge.cli", "self-instruct", "--seed-tasks", str(seed_file),
+    cmd = [sys.executable, "-m", "dataforge", "self-instruct", "--seed-tasks", str(seed_file),
            "--num-instructions", "15", "--model", "fake-model", "--base-url", llm_server.url, "--output", str(out),
            "--concurrency", "1", "--backoff", "0.001", "--cache", str(tmp_path / "run" / "cache.sqlite")]
     proc = subprocess.Popen(cmd, env={**os.environ, "OPENAI_API_KEY": KEY},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..cli import user_errors
-from ..runner.cli import _out, _print_stats
-from ..terminal import cell, printable
+from .common import handle_errors, out_console as _out
+from .run import print_stats
+from .terminal import cell, printable
 
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
@@ -17,7 +17,7 @@ from ..terminal import cell, printable
 @click.option("--rejected", type=int, default=2, show_default=True, help="Rejected documents shown per reason.")
 @click.option("--rows", type=int, default=2, show_default=True, help="Decoded shard rows shown.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random samples.")
-@user_errors
+@handle_errors
 def report(output_dir: str, out_file: str | None, samples: int, rejected: int, rows: int, seed: int) -> None:
     """Write one self-contained HTML report of a finished run (no network needed to view it).
 
@@ -31,7 +31,7 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
       dataforge report out/pretrain_mix
       dataforge report out/pretrain_mix -o /tmp/mix.html --samples 5
     """
-    from .page import write_report
+    from ..report.page import write_report
 
     target, size = write_report(output_dir, out_file, kept_per_source=samples, rejected_per_reason=rejected,
                                 decoded_rows=rows, seed=seed)
@@ -46,7 +46,7 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
 @click.option("--max-chars", type=int, default=2000, show_default=True,
               help="Characters shown per decoded piece (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@user_errors
+@handle_errors
 def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_json: bool) -> None:
     """Show what shards hold: counts, tokens and dtype from the manifest, and random rows
     decoded back to text with the run's tokenizer.
@@ -61,7 +61,7 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
       dataforge inspect out/pretrain_mix --n 5 --seed 1 --split validation
       dataforge inspect out/pretrain_mix/shards/train-00000.arrow --json
     """
-    from .shards import decode_rows, load_tokenizer, locate, sample_rows, summary, to_json
+    from ..report.shards import decode_rows, load_tokenizer, locate, sample_rows, summary, to_json
 
     shards = locate(path, split)
     info = summary(shards)
@@ -105,7 +105,7 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the funnel as JSON.")
-@user_errors
+@handle_errors
 def stats(output_dir: str, as_json: bool) -> None:
     """Print a finished run's funnel (documents and tokens after each stage, per source)
     and its per-stage table (documents and MB in and out, time, drop reasons).
@@ -116,8 +116,8 @@ def stats(output_dir: str, as_json: bool) -> None:
     """
     import json
 
-    from .data import funnel, load_run
-    from .page import compact
+    from ..report.data import funnel, load_run
+    from ..report.page import compact
 
     run = load_run(output_dir)
     rows = funnel(run)
@@ -137,4 +137,4 @@ def stats(output_dir: str, as_json: bool) -> None:
         t.add_row(cell(r.label), *[f"{r.docs[s]:,}" for s in run.sources], f"{r.total_docs:,}",
                   "" if r.total_tokens is None else approx + compact(r.total_tokens))
     con.print(t)
-    _print_stats(con, run.stats)
+    print_stats(con, run.stats)

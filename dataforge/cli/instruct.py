@@ -1,40 +1,22 @@
-"""CLI commands: ``self-instruct``, ``dedup-instructions``, ``tokenize-sft`` (thin layers)."""
+"""``dataforge self-instruct``, ``dedup-instructions``, ``tokenize-sft``: thin layers over ``dataforge.selfinstruct``."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from ..errors import DataforgeError
-from .client import ClientConfig
-from .generate import METHODS, GenerateSettings, run_generation
-from .rouge import ROUGE_THRESHOLD
-from .sft import ROWS_PER_SHARD, SEQ_LEN, SftSettings
-from .sft import tokenize_sft as run_tokenize_sft
+from ..selfinstruct.client import ClientConfig
+from ..selfinstruct.generate import METHODS, GenerateSettings, run_generation
+from ..selfinstruct.rouge import ROUGE_THRESHOLD
+from ..selfinstruct.sft import ROWS_PER_SHARD, SEQ_LEN, SftSettings
+from ..selfinstruct.sft import tokenize_sft as run_tokenize_sft
+from .common import handle_errors
 
-F = TypeVar("F", bound=Callable[..., Any])
 _PATH = click.Path(path_type=Path)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _errors(fn: F) -> F:
-    """Map user errors to a message on stderr and the error's exit code (1 failure, 2 config)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DataforgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class _Redact(logging.Filter):
@@ -88,7 +70,7 @@ class _Redact(logging.Filter):
 @click.option("--clf-seeds-only", is_flag=True, help="self-instruct: prompt with classification seeds only.")
 @click.option("--templates-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory with edited copies of the packaged prompt templates.")
-@_errors
+@handle_errors
 def self_instruct(method: str, seed_tasks: Path, num_instructions: int, model: str, base_url: str | None, mode: str,
                   output: Path, seed: int, concurrency: int, rpm: int | None, tpm: int | None, max_attempts: int,
                   backoff: float, timeout: float, max_cost: float | None, max_requests: int | None,
@@ -144,7 +126,7 @@ def self_instruct(method: str, seed_tasks: Path, num_instructions: int, model: s
 @click.option("--against", type=_EXISTING, multiple=True,
               help="Also compare with the instructions of this file (e.g. the seed tasks); repeatable.")
 @click.option("--report", type=_PATH, default=None, help="JSONL of dropped instructions and what they matched.")
-@_errors
+@handle_errors
 def dedup_instructions(src: Path, dst: Path, threshold: float, against: tuple[Path, ...], report: Path | None) -> None:
     """Drop instructions too similar (ROUGE-L F1 > 0.7, decisions identical to rouge-score)
     to an earlier one, in file order. Reads and writes Alpaca JSON or JSONL.
@@ -154,7 +136,7 @@ def dedup_instructions(src: Path, dst: Path, threshold: float, against: tuple[Pa
       dataforge dedup-instructions alpaca_data.json alpaca_dedup.jsonl \\
         --against data/instructions/seed_tasks.jsonl --report dropped.jsonl
     """
-    from .dedup import dedup_file
+    from ..selfinstruct.dedup import dedup_file
 
     counts = dedup_file(src, dst, threshold=threshold, against=list(against), report=report)
     click.echo(f"read {counts['read']}, kept {counts['kept']}, dropped {counts['dropped']} -> {dst}")
@@ -172,7 +154,7 @@ def dedup_instructions(src: Path, dst: Path, threshold: float, against: tuple[Pa
 @click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=ROWS_PER_SHARD, show_default=True)
 @click.option("--eos-token", default="<|endoftext|>", show_default=True)
-@_errors
+@handle_errors
 def tokenize_sft(instructions: Path, tokenizer: Path, output: Path, seq_len: int, template: Path | None,
                  overflow: str, val_fraction: float, rows_per_shard: int, eos_token: str) -> None:
     """Tokenize Alpaca-format examples into SFT shards: one example per row, a loss mask

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import click
 
-from ..errors import DataforgeError
-from .classifier import TrainOptions, evaluate_files, train_classifier
+from ..filters.classifier import TrainOptions, evaluate_files, train_classifier
+from .common import handle_errors
 
 _DEFAULTS = TrainOptions()
 
@@ -27,11 +26,6 @@ def classifier() -> None:
 
 def _fmt(x: float) -> str:
     return "n/a" if isinstance(x, float) and math.isnan(x) else f"{x:.3f}"
-
-
-def _fail(exc: DataforgeError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
 
 
 @classifier.command()
@@ -54,6 +48,7 @@ def _fail(exc: DataforgeError) -> None:
               help="Write a small quantized model (.ftz).")
 @click.option("--balance/--no-balance", default=_DEFAULTS.balance, show_default=True,
               help="Downsample the larger class for training.")
+@handle_errors
 def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, text_key: str, valid_fraction: float,
           seed: int, word_ngrams: int, dim: int, epoch: int, lr: float, min_count: int, bucket: int,
           quantize: bool, balance: bool) -> None:
@@ -69,11 +64,7 @@ def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, tex
     opts = TrainOptions(text_key=text_key, valid_fraction=valid_fraction, seed=seed, word_ngrams=word_ngrams,
                         dim=dim, epoch=epoch, lr=lr, min_count=min_count, bucket=bucket, quantize=quantize,
                         balance=balance)
-    try:
-        m = train_classifier(list(positive), list(negative), output, opts)
-    except DataforgeError as exc:
-        _fail(exc)
-        return
+    m = train_classifier(list(positive), list(negative), output, opts)
     click.echo(f"trained on {m.n_train_hq} hq + {m.n_train_lq} lq documents; "
                f"held out {m.n_valid_hq} hq + {m.n_valid_lq} lq")
     click.echo(f"precision {_fmt(m.precision)}  recall {_fmt(m.recall)}  "
@@ -86,6 +77,7 @@ def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, tex
 @click.option("--positive", "positive", multiple=True, required=True, metavar="FILE", help="Known good documents.")
 @click.option("--negative", "negative", multiple=True, required=True, metavar="FILE", help="Known bad documents.")
 @click.option("--text-key", default=_DEFAULTS.text_key, show_default=True)
+@handle_errors
 def evaluate(model: str, positive: tuple[str, ...], negative: tuple[str, ...], text_key: str) -> None:
     """Print precision, recall, accuracy and AUC of a model on labelled files.
 
@@ -94,9 +86,5 @@ def evaluate(model: str, positive: tuple[str, ...], negative: tuple[str, ...], t
       dataforge classifier evaluate --model data/quality/quality.ftz \\
           --positive good.jsonl --negative bad.jsonl
     """
-    try:
-        r = evaluate_files(model, list(positive), list(negative), text_key=text_key)
-    except DataforgeError as exc:
-        _fail(exc)
-        return
+    r = evaluate_files(model, list(positive), list(negative), text_key=text_key)
     click.echo("  ".join(f"{k} {_fmt(v)}" for k, v in r.items()))

@@ -1,49 +1,38 @@
-"""The command line: a thin layer over the library. Each command's docstring is its help."""
+"""The command line: a thin layer over the library. Each command's docstring is its help.
+
+One module per command group (``run``, ``instruct``, ``classifier``, ``train``, ``report``);
+``common`` holds the exit codes, the consoles and the one error-to-exit mapping, and
+``terminal`` the escaping of data printed to a terminal. Only this package imports click
+and rich.
+"""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from . import __version__
+from .. import __version__
 
-# Sub-commands that live beside the code they drive, imported only when used, so
-# `dataforge --help` stays fast and optional extras stay optional.
+# Sub-commands, imported only when used, so `dataforge --help` stays fast and optional
+# extras (torch, ray) stay optional.
 LAZY_COMMANDS: dict[str, str] = {
-    "run": "dataforge.runner.cli:run",
-    "validate": "dataforge.runner.cli:validate",
-    "stages": "dataforge.runner.cli:stages",
-    "classifier": "dataforge.filters.cli:classifier",
-    "self-instruct": "dataforge.selfinstruct.cli:self_instruct",
-    "dedup-instructions": "dataforge.selfinstruct.cli:dedup_instructions",
-    "tokenize-sft": "dataforge.selfinstruct.cli:tokenize_sft",
-    "train": "dataforge.train.cli:train",
-    "sample": "dataforge.train.cli:sample",
-    "report": "dataforge.report.cli:report",
-    "inspect": "dataforge.report.cli:inspect",
-    "stats": "dataforge.report.cli:stats",
+    "run": "dataforge.cli.run:run",
+    "validate": "dataforge.cli.run:validate",
+    "stages": "dataforge.cli.run:stages",
+    "classifier": "dataforge.cli.classifier:classifier",
+    "self-instruct": "dataforge.cli.instruct:self_instruct",
+    "dedup-instructions": "dataforge.cli.instruct:dedup_instructions",
+    "tokenize-sft": "dataforge.cli.instruct:tokenize_sft",
+    "train": "dataforge.cli.train:train",
+    "sample": "dataforge.cli.train:sample",
+    "report": "dataforge.cli.report:report",
+    "inspect": "dataforge.cli.report:inspect",
+    "stats": "dataforge.cli.report:stats",
 }
-
-
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a command: a DataforgeError prints as one message and exits with its code
-    (no traceback), so a missing file or a damaged output reads as what it is."""
-    from .errors import DataforgeError
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DataforgeError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
 
 
 class LazyGroup(click.Group):

@@ -15,32 +15,15 @@ from rich.table import Table
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError
 from ..stats import Stats, stage_order
-from ..terminal import cell
-
-#: exit codes (also in the README): 0 done, 1 failed, 2 bad config, 3 output locked, 4 nothing new to do
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_NOTHING = 0, 1, 2, 3, 4
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-
-
-def _out() -> Console:
-    """Standard output: lines are never wrapped (paths stay whole for grep and logs); tables
-    get 160 columns when not on a terminal."""
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+from .common import EXIT_CONFIG, EXIT_NOTHING, err_console as _err, fail, out_console as _out
+from .terminal import cell
 
 
 def _load(pipeline: str) -> PipelineConfig:
     try:
         return load_pipeline(pipeline)
     except ConfigError as exc:
-        con = _err()
-        n = len(exc.problems)
-        con.print(f"[bold red]{cell(pipeline)}: {n} problem{'s' if n != 1 else ''}; nothing was run[/]")
-        for p in exc.problems:
-            con.print(str(p).lstrip(": "), markup=False)
-        sys.exit(EXIT_CONFIG)
+        fail(exc, subject=pipeline)
 
 
 @click.command()
@@ -79,8 +62,8 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run,
     4 nothing new to do (the output is up to date).
     """
-    from .engine import run_pipeline
-    from .plan import make_plan
+    from ..runner.engine import run_pipeline
+    from ..runner.plan import make_plan
 
     cfg = _load(pipeline)
     if output is not None:
@@ -96,19 +79,13 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     try:
         with progress:
             result = run_pipeline(cfg, workers=workers, on_event=progress.event)
-    except DataforgeError as exc:
-        con.print(f"[bold red]error:[/] {cell(exc)}", highlight=False)
-        sys.exit(getattr(exc, "exit_code", EXIT_FAILED))
-    except OSError as exc:  # disk full, read-only or vanished output: say which file and why
-        where = exc.filename or cfg.output
-        con.print(f"[bold red]error:[/] {cell(where)}: {cell(exc.strerror or exc)}; the run stopped and nothing unfinished "
-                  "was marked done (rerun after fixing it to resume)", highlight=False)
-        sys.exit(EXIT_FAILED)
+    except (DataforgeError, OSError) as exc:
+        fail(exc)
     out = _out()
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs", markup=False)
         sys.exit(EXIT_NOTHING)
-    _print_stats(out, result.stats)
+    print_stats(out, result.stats)
     m = result.manifest
     if m:
         toks = m.get("tokens", {})
@@ -194,7 +171,7 @@ def _print_plan(plan: Any) -> None:
         out.print(f"  task {task.task_id}: {task.path} ({task.size:,} bytes)", markup=False)
 
 
-def _print_stats(con: Console, stats: Stats) -> None:
+def print_stats(con: Console, stats: Stats) -> None:
     t = Table(title="stages")
     for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
         t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")

@@ -1,4 +1,4 @@
-"""``dataforge train`` and ``dataforge sample``: thin wrappers over run_training and sample_text."""
+"""``dataforge train`` and ``dataforge sample``: thin layers over ``dataforge.train``."""
 
 from __future__ import annotations
 
@@ -6,33 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
-from pydantic import ValidationError
 
-from ..cli import user_errors as _user_errors
-from ..errors import ConfigError, Problem
-from .config import MODEL_SIZES, TrainConfig
-from .metrics import format_record
-
-
-def build_config(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
-    """TrainConfig from a YAML file (its keys, or a pipeline file's ``train:`` section) plus CLI options."""
-    base: dict[str, Any] = {}
-    source = str(config_file) if config_file else "command line"
-    if config_file is not None:
-        try:
-            loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError([Problem(str(config_file), None, "", f"not valid YAML ({exc})")]) from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError([Problem(str(config_file), None, "", "expected a mapping of train settings")])
-        base = loaded.get("train", loaded) if isinstance(loaded.get("train", loaded), dict) else {}
-    merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
-    try:
-        return TrainConfig(**merged)
-    except ValidationError as exc:
-        raise ConfigError([Problem(source, None, "train." + ".".join(str(p) for p in err["loc"]), err["msg"])
-                           for err in exc.errors()]) from exc
+from ..train.config import MODEL_SIZES, load_train_config
+from ..train.metrics import format_record
+from .common import handle_errors
 
 
 @click.command()
@@ -58,7 +35,7 @@ def build_config(config_file: Path | None, overrides: dict[str, Any]) -> TrainCo
 @click.option("--threads", type=int, help="CPU threads for torch (0 = one per core).")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the model.")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its checkpoint.")
-@_user_errors
+@handle_errors
 def train(shards: Path, output: Path, config_file: Path | None, resume: bool, compile_: bool | None,
           **options: Any) -> None:
     """Train a small GPT on the shards in SHARDS and report train/eval loss.
@@ -75,9 +52,9 @@ def train(shards: Path, output: Path, config_file: Path | None, resume: bool, co
       dataforge train --shards out/pretrain_mix --model tiny --steps 200 --output out/run1 --resume
       dataforge train --shards out/sft --config train.yaml --output out/sft_run
     """
-    from .loop import run_training
+    from ..train.loop import run_training
 
-    config = build_config(config_file, {**options, "compile": compile_})
+    config = load_train_config(config_file, {**options, "compile": compile_})
     click.echo(f"training {config.model} on {shards} -> {output} ({config.steps} steps)", err=True)
     summary = run_training(config, shards=shards, output=output, resume=resume,
                            on_log=lambda record: click.echo(format_record(record)))
@@ -104,7 +81,7 @@ def _summary_line(summary: dict[str, Any]) -> str:
               help="Sample from the k likeliest (0 = all).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, mps.")
-@_user_errors
+@handle_errors
 def sample(run_dir: Path, prompt: str, max_tokens: int, temperature: float, top_k: int, seed: int,
            device: str) -> None:
     """Continue PROMPT with the model trained in RUN_DIR (written by dataforge train).
@@ -113,10 +90,10 @@ def sample(run_dir: Path, prompt: str, max_tokens: int, temperature: float, top_
     Example:
       dataforge sample out/run1 --prompt "Alice was beginning to" --max-tokens 50
     """
-    from .loop import require_torch
+    from ..train.loop import require_torch
 
     require_torch()
-    from .sample import sample_text
+    from ..train.sample import sample_text
 
     text = sample_text(run_dir, prompt, max_new_tokens=max_tokens, temperature=temperature,
                        top_k=top_k or None, seed=seed, device=device)
