@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from .stage import Params, Stage
+from .stage import Params, Step
 from .tokenize.pack import iter_task_docs, unit_hash
 
 BINS = 1 << 20  # quantile histogram resolution: error <= tokens of the docs in one bin
@@ -38,7 +38,7 @@ class MixParams(Params):
     piece_tokens: int = 4096  # sampling unit for long documents (a book is sampled in pieces of this many tokens)
 
 
-class Mix(Stage):
+class Mix(Step[MixParams]):
     """Declares the mixture; the runner applies it while packing (a barrier by nature)."""
 
     Params: ClassVar[type[Params]] = MixParams

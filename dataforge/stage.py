@@ -2,10 +2,16 @@
 
 A **stage** turns an iterator of documents into an iterator of documents, lazily: it
 never calls ``list()`` on the stream. A **filter** is a stage whose rule is a pure
-function ``reject(doc) -> reason | None``; the base class counts ``dropped.<reason>``.
-A **barrier** needs the whole corpus (dedup, mixture): the runner cuts the pipeline at
-it and runs it as map (in every task) -> reduce (once, in the driver, which may fan out
-through ``ctx.executor``) -> apply (in every task of the next phase).
+function ``reject(doc) -> reason | None`` (``reject_batch`` for batched models, whose
+scores the stage writes into ``meta`` before the rule reads them); the base class counts
+``dropped.<reason>``. A **barrier** needs the whole corpus (dedup, mixture): the runner
+cuts the pipeline at it and runs it as map (in every task) -> reduce (once, in the
+driver, which may fan out through ``ctx.executor``) -> apply (in every task of the next
+phase); each method receives its context as an argument.
+
+Every step is generic in its params model: ``class GopherQuality(Filter[GopherQualityParams])``
+gives ``self.params`` that type, and ``Params = GopherQualityParams`` names it for the
+config loader (one place, the class body).
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .document import Document
-from .stats import Stats, logit_bin, unit_bin
+from . import stats as keys
+from .stats import Stats
 
 
 class Params(BaseModel):
@@ -107,20 +115,17 @@ def safe_name(name: str) -> str:
     return out.strip(".") or "_"
 
 
-class Stage:
-    """A streaming step. Subclasses set ``Params`` and implement ``process``."""
+P = TypeVar("P", bound=Params)
+
+
+class Step(Generic[P]):
+    """What every pipeline step has: its params model and the checks made before any work."""
 
     Params: ClassVar[type[Params]] = Params
-    #: barrier stages split the pipeline into phases
+    #: barrier steps split the pipeline into phases
     barrier: ClassVar[bool] = False
-    #: does this stage change document text? (documentation and ordering checks)
+    #: does this step change document text? (documentation and ordering checks)
     rewrites_text: ClassVar[bool] = False
-
-    def __init__(self, params: Params, ctx: TaskContext | ReduceContext) -> None:
-        self.params = params
-        self.ctx = ctx
-        self._sampled: dict[str, int] = {}
-        self._rejected_fh: Any = None
 
     @classmethod
     def check(cls, params: Params) -> list[tuple[str, str]]:
@@ -129,96 +134,183 @@ class Stage:
         ``(option name, message)`` pairs; the config loader adds file:line."""
         return []
 
+
+class Recorder:
+    """One stage's counters in one task, and its sample of rejected documents.
+
+    ``dropped`` keeps the first ``sample_rejected`` documents of each reason in the task
+    under ``rejected/<stage>/<task>.jsonl`` (what `dataforge report` shows), with the
+    measured value that failed the rule when the stage gives one."""
+
+    def __init__(self, ctx: TaskContext, *, label: str | None = None, sample_rejected: int = 0) -> None:
+        self.ctx = ctx
+        self.label = label or ctx.label
+        self.limit = sample_rejected
+        self._sampled: dict[str, int] = {}
+        self._fh: Any = None
+
+    def count(self, doc: Document, key: str, n: float = 1) -> None:
+        self.ctx.stats.add(self.label, doc.source, key, n)
+
+    def observe(self, doc: Document, name: str, score: float, *, logit: bool = False) -> None:
+        """Count a score in [0, 1] into histogram ``name``: 20 equal bins, or with ``logit``
+        24 bins of log-odds for scores that crowd near 0 or 1."""
+        self.count(doc, keys.hist_key(name, keys.logit_bin(score) if logit else keys.unit_bin(score)))
+
+    def dropped(self, doc: Document, reason: str, value: Any = None) -> None:
+        self.count(doc, keys.dropped_key(reason))
+        if self.limit <= self._sampled.get(reason, 0):
+            return
+        self._sampled[reason] = self._sampled.get(reason, 0) + 1
+        if self._fh is None:
+            path = self.ctx.publish_dir / "rejected" / safe_name(self.label) / f"{safe_name(self.ctx.task_id)}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(path, "w", encoding="utf-8")
+        rec: dict[str, Any] = {"id": doc.id, "source": doc.source, "reason": reason, "chars": len(doc.text),
+                               "text": doc.text[:SAMPLE_TEXT_CHARS], "meta": doc.meta}
+        if value is not None:
+            rec["value"] = value
+        self._fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class Stage(Step[P]):
+    """A streaming step, built inside a task. Subclasses set ``Params`` and implement ``process``."""
+
+    def __init__(self, params: P, ctx: TaskContext) -> None:
+        self.params: P = params
+        self.ctx = ctx
+        self.rec = Recorder(ctx, sample_rejected=int(getattr(params, "sample_rejected", 0) or 0))
+
     @property
     def label(self) -> str:
         return self.ctx.label
 
     def count(self, doc: Document, key: str, n: float = 1) -> None:
-        self.ctx.stats.add(self.ctx.label, doc.source, key, n)
+        self.rec.count(doc, key, n)
 
     def observe(self, doc: Document, name: str, score: float, *, logit: bool = False) -> None:
-        """Count a score in [0, 1] into histogram ``name`` (`dataforge report` plots it): 20
-        equal bins, or with ``logit`` 24 bins of log-odds for scores that crowd near 0 or 1."""
-        self.count(doc, f"hist.{name}.{logit_bin(score) if logit else unit_bin(score)}")
+        self.rec.observe(doc, name, score, logit=logit)
 
-    def dropped(self, doc: Document, reason: str) -> None:
-        """Count a drop, and keep the first ``sample_rejected`` documents of
-        each reason in this task for inspection, when the stage's options have that."""
-        self.count(doc, f"dropped.{reason}")
-        limit = int(getattr(self.params, "sample_rejected", 0) or 0)
-        if limit <= self._sampled.get(reason, 0) or not isinstance(self.ctx, TaskContext):
-            return
-        self._sampled[reason] = self._sampled.get(reason, 0) + 1
-        if self._rejected_fh is None:
-            path = self.ctx.publish_dir / "rejected" / safe_name(self.label) / f"{safe_name(self.ctx.task_id)}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._rejected_fh = open(path, "w", encoding="utf-8")
-        rec = {"id": doc.id, "source": doc.source, "reason": reason, "chars": len(doc.text),
-               "text": doc.text[:SAMPLE_TEXT_CHARS], "meta": doc.meta}
-        self._rejected_fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+    def dropped(self, doc: Document, reason: str, value: Any = None) -> None:
+        """Count a drop (and sample the document, see ``Recorder``)."""
+        self.rec.dropped(doc, reason, value)
 
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:
         raise NotImplementedError
 
     def close(self) -> None:
         """Called once after the stream is exhausted (flush side outputs here; call super)."""
-        if self._rejected_fh is not None:
-            self._rejected_fh.close()
-            self._rejected_fh = None
+        self.rec.close()
 
 
-class Filter(Stage):
-    """A stage that keeps or drops each document by a pure rule, and counts why."""
+#: scores a batched filter measured for one document (written into meta by ``annotate``)
+Scores = dict[str, Any]
 
-    Params: ClassVar[type[Params]] = FilterParams
+
+class Filter(Stage[P]):
+    """A stage that keeps or drops each document by a pure rule, and counts why.
+
+    Text rules implement ``reject(doc)``. Model-based filters implement ``score_batch``
+    (one model call per batch of ``batch_size`` documents); the stage writes the scores
+    into ``meta`` (``annotate``) and then asks ``reject``/``reject_batch``, which only
+    read them. ``after`` sees every decision (histograms of kept vs dropped scores).
+    """
+
+    @property
+    def batch_size(self) -> int:
+        return int(getattr(self.params, "batch_size", 1) or 1)
+
+    def score_batch(self, docs: list[Document]) -> list[Scores] | None:
+        """A model's scores for each document (pure: no document is changed); None = no model."""
+        return None
+
+    def annotate(self, doc: Document, scores: Scores) -> None:
+        """Write a document's scores into its meta (the stage's job, not the rule's)."""
+        doc.meta.update(scores)
 
     def reject(self, doc: Document) -> str | None:
         """Return a short reason (snake_case) to drop ``doc``, or None to keep it."""
         raise NotImplementedError
 
-    def process(self, docs: Iterable[Document]) -> Iterator[Document]:
-        for doc in docs:
-            reason = self.reject(doc)
+    def reject_batch(self, docs: list[Document]) -> list[str | None]:
+        """Decisions for a batch (after ``annotate``); by default ``reject`` per document."""
+        return [self.reject(d) for d in docs]
+
+    def after(self, doc: Document, reason: str | None) -> None:
+        """Called with every decision (e.g. to histogram the score kept vs dropped)."""
+
+    def decide(self, batch: list[Document]) -> list[str | None]:
+        """Score, annotate and decide one batch."""
+        scores = self.score_batch(batch)
+        if scores is not None:
+            for doc, s in zip(batch, scores):
+                self.annotate(doc, s)
+        reasons = self.reject_batch(batch)
+        for doc, reason in zip(batch, reasons):
+            self.after(doc, reason)
+        return reasons
+
+    def keep(self, batch: list[Document]) -> Iterator[Document]:
+        """Decide ``batch``; yield the kept documents, count the dropped ones."""
+        for doc, reason in zip(batch, self.decide(batch)):
             if reason is None:
                 yield doc
             else:
                 self.dropped(doc, reason)
 
+    def process(self, docs: Iterable[Document]) -> Iterator[Document]:
+        n = self.batch_size
+        if n == 1:
+            for doc in docs:
+                yield from self.keep([doc])
+            return
+        it = iter(docs)
+        while batch := list(islice(it, n)):
+            yield from self.keep(batch)
 
-class Barrier(Stage):
+
+class Barrier(Step[P]):
     """A step that needs the whole corpus: map in every task, reduce once, apply after.
 
-    * ``map(docs)``: in each task of phase k; pass documents through (usually all of
+    * ``map(docs, ctx)``: in each task of phase k; pass documents through (usually all of
       them) and write side outputs into ``ctx.stage_dir``.
-    * ``reduce()``: once, in the driver, with a ``ReduceContext``; read every task's
-      ``stage_dir`` and write the result into ``ctx.barrier_dir``. May fan out through
-      ``ctx.executor.map`` (top-level picklable functions only).
-    * ``apply(docs)``: in each task of phase k+1, reading ``barrier_dir`` (path via
-      ``barrier_dir_for``); e.g. drop the documents on a drop list.
-    * ``commit()``: once, in the driver, after the whole run succeeded.
+    * ``reduce(ctx)``: once, in the driver; read every task's ``stage_dir`` and write the
+      result into ``ctx.barrier_dir``. May fan out through ``ctx.executor.map``
+      (top-level picklable functions only).
+    * ``apply(docs, ctx)``: in each task of phase k+1, reading ``barrier_dir(ctx)``; e.g.
+      drop the documents on a drop list.
+    * ``commit(ctx)``: once, in the driver, after the whole run succeeded.
 
-    A new instance is built for each of the three calls; keep no state between them
-    except through files.
+    The instance holds only its params; state between the calls goes through files.
     """
 
     barrier: ClassVar[bool] = True
 
-    def process(self, docs: Iterable[Document]) -> Iterator[Document]:  # pragma: no cover
-        raise TypeError(f"{self.label} is a barrier; the runner calls map/reduce/apply")
+    def __init__(self, params: P) -> None:
+        self.params: P = params
 
-    def map(self, docs: Iterable[Document]) -> Iterator[Document]:
+    def recorder(self, ctx: TaskContext) -> Recorder:
+        return Recorder(ctx, sample_rejected=int(getattr(self.params, "sample_rejected", 0) or 0))
+
+    def map(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
         yield from docs
 
-    def reduce(self) -> None:
+    def reduce(self, ctx: ReduceContext) -> None:
         pass
 
-    def apply(self, docs: Iterable[Document]) -> Iterator[Document]:
+    def apply(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
         yield from docs
 
-    def commit(self) -> None:
-        """Once, in the driver, after the whole run succeeded (ReduceContext): persist
-        cross-run state (e.g. a dedup index) atomically. A failed run never calls it."""
+    def commit(self, ctx: ReduceContext) -> None:
+        """Once, in the driver, after the whole run succeeded: persist cross-run state (e.g.
+        a dedup index) atomically. A failed run never calls it."""
 
-    def barrier_dir_for(self) -> Path:
-        """Where reduce wrote its result (usable from map/apply contexts too)."""
-        return self.ctx.run.work_dir / "barriers" / safe_name(self.ctx.label)
+    @staticmethod
+    def barrier_dir(ctx: TaskContext | ReduceContext) -> Path:
+        """Where reduce wrote its result (the same path from any context)."""
+        return ctx.run.work_dir / "barriers" / safe_name(ctx.label)

@@ -14,6 +14,38 @@ from typing import Any
 Counts = dict[str, dict[str, dict[str, float]]]
 
 HIST = "hist."
+DROPPED = "dropped."
+SKIPPED = "skipped."
+DOCS_IN, DOCS_OUT, BYTES_IN, BYTES_OUT, SECONDS = "docs_in", "docs_out", "bytes_in", "bytes_out", "seconds"
+#: the pseudo-source of counters that belong to no source (a stage's seconds)
+ALL = "*"
+
+
+def dropped_key(reason: str) -> str:
+    """The counter of documents a stage dropped for ``reason``."""
+    return DROPPED + reason
+
+
+def skipped_key(reason: str) -> str:
+    """The counter of records a reader skipped for ``reason``."""
+    return SKIPPED + reason
+
+
+def hist_key(name: str, bin_: int) -> str:
+    """The counter of histogram ``name``'s bin ``bin_`` (bins merge by sum like any counter)."""
+    return f"{HIST}{name}.{bin_}"
+
+
+def reasons(keys: dict[str, float]) -> dict[str, float]:
+    """Drop and skip reasons among one stage's counters: reason -> count."""
+    return {k.split(".", 1)[1]: v for k, v in keys.items() if k.startswith((DROPPED, SKIPPED))}
+
+
+def histogram(keys: dict[str, float], name: str) -> dict[int, float]:
+    """Histogram ``name`` among one stage's counters: bin -> count."""
+    prefix = f"{HIST}{name}."
+    return {int(k[len(prefix):]): v for k, v in keys.items()
+            if k.startswith(prefix) and k[len(prefix):].isdigit()}
 UNIT_BINS = 20  # histograms of scores in [0, 1]: bins of width 0.05
 
 

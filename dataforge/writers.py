@@ -12,7 +12,7 @@ import zstandard
 
 from .document import Document
 from .runner.docstore import DocWriter
-from .stage import Params, Stage, TaskContext, safe_name
+from .stage import Params, Stage, safe_name
 
 
 class WriteParams(Params):
@@ -35,7 +35,7 @@ class _JsonlWriter:
         self._fh.close()
 
 
-class Write(Stage):
+class Write(Stage[WriteParams]):
     """Passes documents through, writing each to ``<output>/<path>/<source>/<task>.<ext>``.
 
     Files appear in the output when the task commits (never partial). Put it anywhere
@@ -45,8 +45,7 @@ class Write(Stage):
     Params: ClassVar[type[Params]] = WriteParams
 
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:
-        p: WriteParams = self.params  # type: ignore[assignment]
-        assert isinstance(self.ctx, TaskContext)
+        p = self.params
         folder = self.ctx.publish_dir / safe_name(p.path)
         name = safe_name(self.ctx.task_id)
         ext = "parquet" if p.format == "parquet" else ("jsonl.zst" if p.compression == "zstd" else "jsonl")

@@ -16,7 +16,7 @@ from pydantic import Field
 from ..document import Document
 from ..errors import DataforgeError
 from ..io import atomic_write_text
-from ..stage import Barrier, Params, ReduceContext, TaskContext, safe_name
+from ..stage import Barrier, P, Params, Recorder, ReduceContext, TaskContext, safe_name
 from .buckets import band_edges, read_edges
 from .clusters import KeepPolicy, resolve
 from .index import DedupIndex
@@ -33,7 +33,7 @@ class DedupStreamError(DataforgeError):
     """apply saw a different document stream than map (the runner must replay it in order)."""
 
 
-class DedupBarrier(Barrier):
+class DedupBarrier(Barrier[P]):
     """Subclasses set ``clusters_file`` and implement ``bands``, ``fmt`` and ``sign``."""
 
     clusters_file: ClassVar[str] = "dedup/clusters.parquet"
@@ -43,11 +43,12 @@ class DedupBarrier(Barrier):
     def bands(self) -> int:
         raise NotImplementedError
 
-    def fmt(self) -> dict[str, Any]:
-        """Everything that must match for two runs' records to be comparable (index check)."""
+    def fmt(self, seed: int) -> dict[str, Any]:
+        """Everything that must match for two runs' records to be comparable (index check);
+        ``seed`` is the run's seed (a stage option may override it)."""
         raise NotImplementedError
 
-    def sign(self, docs: list[Document]) -> Batch:
+    def sign(self, docs: list[Document], rec: Recorder, seed: int) -> Batch:
         raise NotImplementedError
 
     def verify_jaccard(self) -> float | None:
@@ -59,19 +60,20 @@ class DedupBarrier(Barrier):
         return self.params
 
     # ---- map: per task --------------------------------------------------------------
-    def map(self, docs: Iterable[Document]) -> Iterator[Document]:
-        assert isinstance(self.ctx, TaskContext)
-        writer = StoreWriter(self.ctx.stage_dir, bands=self.bands, spill_docs=self.p.buffer_docs,
-                             extra={"task_id": self.ctx.task_id, "format": self.fmt()})
+    def map(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
+        seed = ctx.run.seed
+        rec = Recorder(ctx)
+        writer = StoreWriter(ctx.stage_dir, bands=self.bands, spill_docs=self.p.buffer_docs,
+                             extra={"task_id": ctx.task_id, "format": self.fmt(seed)})
         batch: list[Document] = []
         for doc in docs:
             batch.append(doc)
             if len(batch) == _BATCH:
-                writer.add(self.sign(batch))
+                writer.add(self.sign(batch, rec, seed))
                 yield from batch
                 batch = []
         if batch:
-            writer.add(self.sign(batch))
+            writer.add(self.sign(batch, rec, seed))
             yield from batch
         writer.close()
 
@@ -79,15 +81,14 @@ class DedupBarrier(Barrier):
     def _index(self) -> DedupIndex | None:
         return DedupIndex(Path(self.p.index)) if self.p.index else None
 
-    def reduce(self) -> None:
-        ctx = self.ctx
-        assert isinstance(ctx, ReduceContext)
+    def reduce(self, ctx: ReduceContext) -> None:
         index = self._index()
-        gens = index.generations(self.fmt()) if index else []
+        fmt = self.fmt(ctx.run.seed)
+        gens = index.generations(fmt) if index else []
         stores = [Store.open(g, None) for g in gens]
         n_index = len(stores)
         stores += [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
-        self._verify(stores)
+        self._verify(stores, ctx)
         offsets = np.cumsum([0] + [s.docs for s in stores]).astype(np.int64)
         work = ctx.barrier_dir / "_edges"
         work.mkdir(parents=True, exist_ok=True)
@@ -120,59 +121,58 @@ class DedupBarrier(Barrier):
         for f in work.iterdir():
             f.unlink()
         summary = {"docs": int(offsets[-1] - offsets[n_index]), "index_docs": int(offsets[n_index]),
-                   "clusters": res.clusters, "dropped": dropped, "edges": int(sum(edges)), "format": self.fmt(),
+                   "clusters": res.clusters, "dropped": dropped, "edges": int(sum(edges)), "format": fmt,
                    "stores": [[str(s.folder), str(s.task_dir)] for s in stores[n_index:]]}
         atomic_write_text(ctx.barrier_dir / RESULT, json.dumps(summary, indent=1, sort_keys=True))
         log.info("%s: %d documents, %d clusters, %d dropped", ctx.label, summary["docs"], res.clusters, dropped)
 
-    def _verify(self, stores: list[Store]) -> None:
+    def _verify(self, stores: list[Store], ctx: ReduceContext) -> None:
         jobs = [(str(s.folder), str(s.task_dir) if s.task_dir else None) for s in stores]
-        bad = [(p, r, s.task_dir) for s, probs in zip(stores, self.ctx.executor.map(verify_store, jobs))
+        bad = [(p, r, s.task_dir) for s, probs in zip(stores, ctx.executor.map(verify_store, jobs))
                for p, r in probs]
         if bad:
             (path, reason, tdir), more = bad[0], [(p, r, str(t) if t else None) for p, r, t in bad[1:]]
             raise SignatureFileError(path, reason, task_dir=tdir, more=more)
 
     # ---- apply: per task of the next phase ----------------------------------------
-    def apply(self, docs: Iterable[Document]) -> Iterator[Document]:
-        assert isinstance(self.ctx, TaskContext)
-        bdir = self.barrier_dir_for()
+    def apply(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
+        bdir = self.barrier_dir(ctx)
         if not (bdir / RESULT).exists():
             raise DataforgeError(f"{bdir / RESULT}: dedup result missing; rerun the pipeline so the reduce runs")
-        drop = read_drop_list(bdir / "drop" / f"{safe_name(self.ctx.task_id)}.npy")
+        rec = self.recorder(ctx)
+        drop = read_drop_list(bdir / "drop" / f"{safe_name(ctx.task_id)}.npy")
         pos, hashes = drop["pos"], drop["idhash"]
         j = 0
         for i, doc in enumerate(docs):
             if j < len(pos) and pos[j] == i:
                 if id_hash(doc.id) != int(hashes[j]):
                     raise DedupStreamError(
-                        f"{self.label}: task {self.ctx.task_id}: document {i} is {doc.id!r}, not the one the "
+                        f"{ctx.label}: task {ctx.task_id}: document {i} is {doc.id!r}, not the one the "
                         "dedup reduce dropped; apply must see the documents map saw, in the same order")
                 j += 1
-                self.dropped(doc, "duplicate")
+                rec.dropped(doc, "duplicate")
                 continue
             yield doc
+        rec.close()
 
     # ---- commit: once, after the run succeeded ------------------------------------
-    def commit(self) -> None:
+    def commit(self, ctx: ReduceContext) -> None:
         index = self._index()
         if index is None:
             return
-        ctx = self.ctx
-        assert isinstance(ctx, ReduceContext)
         pairs = list(zip(ctx.stage_dirs(), ctx.task_dirs))
         if not pairs:  # the runner's commit context may not list the tasks: reduce recorded them
-            result = json.loads((self.barrier_dir_for() / RESULT).read_text())
+            result = json.loads((self.barrier_dir(ctx) / RESULT).read_text())
             pairs = [(Path(sd), Path(td)) for sd, td in result["stores"]]
         stores = [Store.open(sd, td) for sd, td in pairs]
-        drops = [read_drop_list(self.barrier_dir_for() / "drop" / f"{safe_name(s.meta['task_id'])}.npy")["pos"]
+        drops = [read_drop_list(self.barrier_dir(ctx) / "drop" / f"{safe_name(s.meta['task_id'])}.npy")["pos"]
                  for s in stores]
         # the same run committed twice (a crash after commit) must not add a generation twice
         h = xxhash.xxh3_64(f"{ctx.run.work_dir}:{ctx.label}".encode())
         for s in stores:
             h.update(json.dumps([s.meta["task_id"], s.docs, [read_header(r)[1] for r in s.band_runs(0)]]).encode())
         run_key = h.hexdigest()
-        index.add_generation(stores, drops, fmt=self.fmt(), run_key=run_key, buffer=self.p.merge_buffer)
+        index.add_generation(stores, drops, fmt=self.fmt(ctx.run.seed), run_key=run_key, buffer=self.p.merge_buffer)
 
 
 class DedupParams(Params):

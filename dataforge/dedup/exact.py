@@ -8,6 +8,7 @@ import numpy as np
 import xxhash
 
 from ..document import Document
+from ..stage import Recorder
 from .base import DedupBarrier, DedupParams
 from .normalize import Normalize, normalized_text
 from .store import Batch, quality_of
@@ -19,7 +20,7 @@ class ExactParams(DedupParams):
     normalize: Normalize = Normalize(digits=False)
 
 
-class ExactDedup(DedupBarrier):
+class ExactDedup(DedupBarrier[ExactParams]):
     """Clusters = equal xxh3-64 of the normalised text (a false match needs a 64-bit
     collision: about n^2 / 2^65 expected pairs, 3e-4 for 100M documents)."""
 
@@ -30,17 +31,17 @@ class ExactDedup(DedupBarrier):
     def bands(self) -> int:
         return 1
 
-    def fmt(self) -> dict[str, Any]:
+    def fmt(self, seed: int) -> dict[str, Any]:
         return {"kind": "exact", "bands": 1, "normalize": self.p.normalize.model_dump()}
 
-    def sign(self, docs: list[Document]) -> Batch:
+    def sign(self, docs: list[Document], rec: Recorder, seed: int) -> Batch:
         keys = np.empty((len(docs), 1), dtype=np.uint64)
         valid = np.ones(len(docs), dtype=bool)
         for i, d in enumerate(docs):
             text = normalized_text(d.text, self.p.normalize)
             if not text:
                 valid[i] = False
-                self.count(d, "empty_docs")
+                rec.count(d, "empty_docs")
             keys[i, 0] = xxhash.xxh3_64_intdigest(text)
         return Batch(ids=[d.id for d in docs], sources=[d.source for d in docs],
                      lengths=[len(d.text) for d in docs], qualities=[quality_of(d.meta) for d in docs],

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import model_validator
 
 from ..document import Document
+from ..stage import Recorder
 from .base import DedupBarrier, DedupParams
 from .lsh import optimal_bands_rows
 from .normalize import Normalize, shingles, words
@@ -62,7 +63,8 @@ class MinhashParams(DedupParams):
     def layout(self) -> tuple[int, int, int]:
         """(bands, rows, num_perm) after defaults."""
         if self.bands is not None:
-            return self.bands, self.rows, self.num_perm or self.bands * self.rows  # type: ignore[return-value]
+            rows = self.rows if self.rows is not None else DEFAULT_ROWS  # set together with bands (_check)
+            return self.bands, rows, self.num_perm or self.bands * rows
         if self.threshold is not None:
             k = self.num_perm or 128
             b, r = optimal_bands_rows(self.threshold, k)
@@ -74,10 +76,14 @@ class MinhashParams(DedupParams):
         return DEFAULT_BANDS, DEFAULT_ROWS, k
 
 
-class MinhashDedup(DedupBarrier):
+class MinhashDedup(DedupBarrier[MinhashParams]):
     """Drop near-duplicates: documents sharing any LSH band with another are clustered."""
 
     Params: ClassVar[type[MinhashParams]] = MinhashParams
+
+    def __init__(self, params: MinhashParams) -> None:
+        super().__init__(params)
+        self._perms: tuple[int, Permutations] | None = None
 
     @cached_property
     def _layout(self) -> tuple[int, int, int]:
@@ -87,14 +93,15 @@ class MinhashDedup(DedupBarrier):
     def bands(self) -> int:
         return self._layout[0]
 
-    @cached_property
-    def perms(self) -> Permutations:
-        seed = self.p.seed if self.p.seed is not None else self.ctx.run.seed
-        return make_permutations(self._layout[2], seed, self.p.hash)
+    def perms(self, run_seed: int) -> Permutations:
+        seed = self.p.seed if self.p.seed is not None else run_seed
+        if self._perms is None or self._perms[0] != seed:
+            self._perms = (seed, make_permutations(self._layout[2], seed, self.p.hash))
+        return self._perms[1]
 
-    def fmt(self) -> dict[str, Any]:
+    def fmt(self, seed: int) -> dict[str, Any]:
         b, r, k = self._layout
-        seed = self.p.seed if self.p.seed is not None else self.ctx.run.seed
+        seed = self.p.seed if self.p.seed is not None else seed
         return {"kind": "minhash", "hash": self.p.hash, "bands": b, "rows": r, "num_perm": k, "seed": seed,
                 "ngram": self.p.ngram, "short_docs": self.p.short_docs,
                 "normalize": self.p.normalize.model_dump()}
@@ -102,23 +109,23 @@ class MinhashDedup(DedupBarrier):
     def verify_jaccard(self) -> float | None:
         return self.p.threshold if self.p.verify else None
 
-    def shingle_hashes(self, doc: Document) -> np.ndarray:
+    def shingle_hashes(self, doc: Document, rec: Recorder) -> np.ndarray:
         """Hashes of the document's shingles; empty when it is not signed (and counted)."""
         ws = words(doc.text, self.p.normalize)
         if not ws:
-            self.count(doc, "empty_docs")
+            rec.count(doc, "empty_docs")
             return np.empty(0, dtype=np.uint64)
         if len(ws) < self.p.ngram:
-            self.count(doc, "short_docs")
+            rec.count(doc, "short_docs")
             if self.p.short_docs == "keep":
                 return np.empty(0, dtype=np.uint64)
         if self.p.hash == "datasketch":
             return datasketch_shingle_hashes(shingles(ws, self.p.ngram))
         return fast_shingle_hashes(ws, self.p.ngram)
 
-    def sign(self, docs: list[Document]) -> Batch:
-        hashes = [self.shingle_hashes(d) for d in docs]
-        sigs = signatures(hashes, self.perms)
+    def sign(self, docs: list[Document], rec: Recorder, seed: int) -> Batch:
+        hashes = [self.shingle_hashes(d, rec) for d in docs]
+        sigs = signatures(hashes, self.perms(seed))
         b, r, _ = self._layout
         valid = np.fromiter((len(h) > 0 for h in hashes), dtype=bool, count=len(docs))
         return Batch(ids=[d.id for d in docs], sources=[d.source for d in docs],

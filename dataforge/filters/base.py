@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..document import Document
-from ..stage import Filter
+from ..stage import Filter, P
 
 
-class TextRuleFilter(Filter):
+class TextRuleFilter(Filter[P]):
     """Subclasses set ``Params`` and ``rule = staticmethod(fn)`` with
     ``fn(text, params) -> reason | None``."""
 

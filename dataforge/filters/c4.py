@@ -116,11 +116,10 @@ def c4_clean(text: str, p: C4Params) -> tuple[str | None, str | None, Counter[st
     return ("\n" if p.split_paragraph else " ").join(kept).strip(), None, removed
 
 
-class C4(Filter):
+class C4(Filter[C4Params]):
     """C4's line cleaning and page rules; rewrites the text of the pages it keeps."""
 
     Params: ClassVar[type[C4Params]] = C4Params
-    params: C4Params
     rewrites_text: ClassVar[bool] = True
 
     def reject(self, doc: Document) -> str | None:

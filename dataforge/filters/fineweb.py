@@ -57,7 +57,7 @@ def fineweb_quality_reason(text: str, p: FineWebQualityParams) -> str | None:
     return None
 
 
-class FineWebQuality(TextRuleFilter):
+class FineWebQuality(TextRuleFilter[FineWebQualityParams]):
     """FineWeb's line-punctuation, short-line, duplicate-line and list rules."""
 
     Params = FineWebQualityParams

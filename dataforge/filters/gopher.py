@@ -134,7 +134,7 @@ def _line_reason(lines: list[str], p: GopherQualityParams) -> str | None:
     return None
 
 
-class GopherQuality(TextRuleFilter):
+class GopherQuality(TextRuleFilter[GopherQualityParams]):
     """Gopher's quality heuristics: length, word shape, symbols, bullets, stop words."""
 
     Params = GopherQualityParams
@@ -181,7 +181,7 @@ def gopher_repetition_reason(text: str, p: GopherRepetitionParams) -> str | None
     return None
 
 
-class GopherRepetition(TextRuleFilter):
+class GopherRepetition(TextRuleFilter[GopherRepetitionParams]):
     """Gopher's repetition heuristics: repeated lines, paragraphs and n-grams."""
 
     Params = GopherRepetitionParams

@@ -19,15 +19,13 @@ a low-confidence guess (often ``en`` at ~0.12) and is dropped as ``low_score``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from importlib import resources
-from itertools import islice
 from typing import ClassVar
 
 from pydantic import Field
 
 from ..document import Document
-from ..stage import Filter, FilterParams
+from ..stage import Filter, FilterParams, Scores
 from .fasttext_model import load_model, predict
 
 
@@ -56,39 +54,36 @@ def lang_reason(scores: dict[str, float], best: str, best_score: float, p: LangI
     return "low_score" if best in p.languages else "wrong_language"
 
 
-class LangId(Filter):
+class LangId(Filter[LangIdParams]):
     """Tag each document with its language (fastText lid.176) and keep the listed ones."""
 
     Params: ClassVar[type[LangIdParams]] = LangIdParams
-    params: LangIdParams
 
-    def reject(self, doc: Document) -> str | None:
-        return self._decide([doc])[0]
-
-    def process(self, docs: Iterable[Document]) -> Iterator[Document]:
-        it = iter(docs)
-        while batch := list(islice(it, self.params.batch_size)):
-            for doc, reason in zip(batch, self._decide(batch)):
-                if reason is None:
-                    yield doc
-                else:
-                    self.dropped(doc, reason)
-
-    def _decide(self, batch: list[Document]) -> list[str | None]:
-        """Predict a batch, write meta['lang'] / meta['lang_score'], return drop reasons."""
+    def score_batch(self, docs: list[Document]) -> list[Scores]:
+        """One fastText call per batch: the best label and its score (``lang``,
+        ``lang_score``), and, when the threshold lets a label other than the best pass
+        (min_score <= 0.5), the listed languages' scores (``lang_scores``)."""
         model = load_model(self.params.model or bundled_model_path())
         # above 0.5 only the best label can reach the threshold, so one label is enough
         k = 1 if self.params.min_score > 0.5 else -1
-        labels, probs = predict(model, [d.text for d in batch], k=k)
-        out: list[str | None] = []
-        for doc, labs, ps in zip(batch, labels, probs):
+        labels, probs = predict(model, [d.text for d in docs], k=k)
+        out: list[Scores] = []
+        for labs, ps in zip(labels, probs):
             scores = {lab.removeprefix("__label__"): p for lab, p in zip(labs, ps)}
             best = max(scores, key=scores.__getitem__)
-            doc.meta["lang"] = best
-            doc.meta["lang_score"] = round(scores[best], 4)
-            reason = lang_reason(scores, best, scores[best], self.params)
-            # for `dataforge report`: the language mix seen, and the score split by decision
-            self.count(doc, f"lang.{best}")
-            self.observe(doc, "lang_score.kept" if reason is None else "lang_score.dropped", scores[best])
-            out.append(reason)
+            s: Scores = {"lang": best, "lang_score": round(scores[best], 4)}
+            listed = {lang: round(scores.get(lang, 0.0), 4) for lang in self.params.languages or [] if lang != best}
+            if k == -1 and listed:
+                s["lang_scores"] = listed
+            out.append(s)
         return out
+
+    def reject(self, doc: Document) -> str | None:
+        """The rule, on the scores the stage wrote into meta."""
+        best, score = doc.meta["lang"], float(doc.meta["lang_score"])
+        return lang_reason({best: score, **doc.meta.get("lang_scores", {})}, best, score, self.params)
+
+    def after(self, doc: Document, reason: str | None) -> None:
+        # for `dataforge report`: the language mix seen, and the score split by decision
+        self.count(doc, f"lang.{doc.meta['lang']}")
+        self.observe(doc, "lang_score.kept" if reason is None else "lang_score.dropped", doc.meta["lang_score"])

@@ -79,11 +79,10 @@ def redact(text: str, p: PiiParams) -> tuple[str, dict[str, int]]:
     return text, {k: v for k, v in counts.items() if v}
 
 
-class Pii(Stage):
+class Pii(Stage[PiiParams]):
     """Replace e-mail addresses, public IPs and (optionally) phone numbers with placeholders."""
 
     Params: ClassVar[type[PiiParams]] = PiiParams
-    params: PiiParams
     rewrites_text: ClassVar[bool] = True
 
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:

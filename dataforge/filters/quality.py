@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..document import Document
-from ..stage import Filter, FilterParams
+from ..stage import Filter, FilterParams, Scores, TaskContext
 from .fasttext_model import load_model, predict
 
 
@@ -78,44 +78,40 @@ def top_fraction_cutoff(scores: list[float], fraction: float) -> float:
     return float(np.quantile(np.asarray(scores), 1.0 - fraction, method="higher"))
 
 
-class QualityClassifier(Filter):
+class QualityClassifier(Filter[QualityClassifierParams]):
     """Score documents with a fastText quality model; keep by threshold or top fraction."""
 
     Params: ClassVar[type[QualityClassifierParams]] = QualityClassifierParams
-    params: QualityClassifierParams
+
+    def __init__(self, params: QualityClassifierParams, ctx: TaskContext) -> None:
+        super().__init__(params, ctx)
+        self.cutoff = params.threshold  # top_fraction: set from the task's first documents
+
+    def score_batch(self, docs: list[Document]) -> list[Scores]:
+        model = load_model(self.params.model)
+        return [{"quality": round(s, 4)} for s in score_batch(model, [d.text for d in docs], self.params.label)]
 
     def reject(self, doc: Document) -> str | None:
-        self._score([doc])
-        cutoff = self.params.threshold
-        kept = cutoff is None or doc.meta["quality"] >= cutoff
-        self.observe(doc, "quality_logit.kept" if kept else "quality_logit.dropped", doc.meta["quality"], logit=True)
-        return None if kept else "low_quality"
+        return None if self.cutoff is None or doc.meta["quality"] >= self.cutoff else "low_quality"
 
-    def _score(self, batch: list[Document]) -> None:
-        model = load_model(self.params.model)
-        for doc, s in zip(batch, score_batch(model, [d.text for d in batch], self.params.label)):
-            doc.meta["quality"] = round(s, 4)
+    def after(self, doc: Document, reason: str | None) -> None:
+        self.observe(doc, "quality_logit.kept" if reason is None else "quality_logit.dropped", doc.meta["quality"],
+                     logit=True)
 
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:
         it = iter(docs)
-        cutoff = self.params.threshold
         if self.params.top_fraction is not None:
             held = list(islice(it, self.params.calibration_docs))  # bounded: calibration_docs
-            for i in range(0, len(held), self.params.batch_size):
-                self._score(held[i : i + self.params.batch_size])
+            for i in range(0, len(held), self.batch_size):
+                for doc, s in zip(held[i:i + self.batch_size], self.score_batch(held[i:i + self.batch_size])):
+                    self.annotate(doc, s)
             if held:
-                cutoff = top_fraction_cutoff([d.meta["quality"] for d in held], self.params.top_fraction)
-                self.ctx.log.info("%s: top_fraction cut-off %.4f from %d documents", self.label, cutoff, len(held))
-            yield from self._keep(held, cutoff)
-        while batch := list(islice(it, self.params.batch_size)):
-            self._score(batch)
-            yield from self._keep(batch, cutoff)
-
-    def _keep(self, batch: list[Document], cutoff: float | None) -> Iterator[Document]:
-        for doc in batch:
-            if cutoff is None or doc.meta["quality"] >= cutoff:
-                self.observe(doc, "quality_logit.kept", doc.meta["quality"], logit=True)
-                yield doc
-            else:
-                self.observe(doc, "quality_logit.dropped", doc.meta["quality"], logit=True)
-                self.dropped(doc, "low_quality")
+                self.cutoff = top_fraction_cutoff([d.meta["quality"] for d in held], self.params.top_fraction)
+                self.ctx.log.info("%s: top_fraction cut-off %.4f from %d documents", self.label, self.cutoff, len(held))
+            for doc, reason in zip(held, self.reject_batch(held)):  # scored already
+                self.after(doc, reason)
+                if reason is None:
+                    yield doc
+                else:
+                    self.dropped(doc, reason)
+        yield from super().process(it)

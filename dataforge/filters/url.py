@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import field_validator
 
 from ..document import Document
-from ..stage import Filter, FilterParams, ReduceContext, TaskContext
+from ..stage import Filter, FilterParams, TaskContext
 
 _URL_WORD = re.compile(r"[^\W_]+")
 
@@ -134,13 +134,11 @@ class UrlLists:
         self.soft_words = frozenset(w.lower() for w in p.soft_banned_words)
 
 
-class UrlFilter(Filter):
+class UrlFilter(Filter[UrlFilterParams]):
     """Drop documents whose URL is on a block list or contains banned words."""
 
     Params: ClassVar[type[UrlFilterParams]] = UrlFilterParams
-    params: UrlFilterParams
-
-    def __init__(self, params: UrlFilterParams, ctx: TaskContext | ReduceContext) -> None:
+    def __init__(self, params: UrlFilterParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)
         self.lists = UrlLists(params)
 

@@ -20,13 +20,13 @@ class ExtractHtmlParams(ExtractOptions):
     """Options of the ``extract_html`` stage (the extraction options only)."""
 
 
-class ExtractHtml(Stage):
+class ExtractHtml(Stage[ExtractHtmlParams]):
     """Replace each document's HTML text with its extracted plain text."""
 
     Params: ClassVar[type[ExtractHtmlParams]] = ExtractHtmlParams
     rewrites_text: ClassVar[bool] = True
 
-    def __init__(self, params: ExtractHtmlParams, ctx: TaskContext) -> None:  # type: ignore[override]
+    def __init__(self, params: ExtractHtmlParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)
         self.extractor = HtmlExtractor(params)
 

@@ -198,7 +198,8 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     stats_dict = stats.to_dict()
     atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
     for spec in plan.barriers:
-        _barrier(spec, run, executor, plan, stats, barrier_phase.get(spec.label)).commit()
+        ctx = _reduce_ctx(spec, run, executor, plan, stats, barrier_phase.get(spec.label))
+        spec.cls(spec.params).commit(ctx)
     _drop_heavy_intermediates(plan)
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
@@ -240,13 +241,12 @@ def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event
     return len(todo)
 
 
-def _barrier(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, stats: Stats,
-             phase_dir: Path | None, barrier_dir: Path | None = None, publish: Path | None = None) -> Any:
+def _reduce_ctx(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, stats: Stats,
+                phase_dir: Path | None, barrier_dir: Path | None = None, publish: Path | None = None) -> ReduceContext:
     task_dirs = [phase_dir / t.task_id for t in plan.tasks] if phase_dir else []
     bdir = barrier_dir or plan.work_dir / "barriers" / safe_name(spec.label)
-    ctx = ReduceContext(run=run, label=spec.label, stats=stats, task_dirs=task_dirs, barrier_dir=bdir,
-                        executor=executor, publish_dir=publish or bdir / "publish")
-    return spec.cls(spec.params, ctx)
+    return ReduceContext(run=run, label=spec.label, stats=stats, task_dirs=task_dirs, barrier_dir=bdir,
+                         executor=executor, publish_dir=publish or bdir / "publish")
 
 
 def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir: Path, stats: Stats,
@@ -260,8 +260,8 @@ def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir:
     tmp = fresh_tmp_dir(final)
     own = Stats()
     on_event("reduce_start", title=f"{spec.label}: reduce")
-    barrier = _barrier(spec, run, executor, plan, own, phase_dir, barrier_dir=tmp, publish=tmp / "publish")
-    barrier.reduce()
+    ctx = _reduce_ctx(spec, run, executor, plan, own, phase_dir, barrier_dir=tmp, publish=tmp / "publish")
+    spec.cls(spec.params).reduce(ctx)
     own.to_json_file(tmp / STATS_FILE)
     commit_dir(tmp, final, output_dir=plan.config.output, info={"barrier": spec.label})
     stats.merge(own)

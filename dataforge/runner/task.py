@@ -69,12 +69,11 @@ def _run_task(job: TaskJob) -> dict[str, Any]:
     ctx_base = dict(run=job.run, task_id=job.task.task_id, stats=stats, task_dir=tmp, publish_dir=publish)
 
     stream: Iterable[Document] = _source_stream(job, stats, tmp)
-    opened: list[Stage] = []
+    opened: list[Stage[Any]] = []
     phase = job.phase
     if phase.entry is not None:
-        b = phase.entry.cls(phase.entry.params, TaskContext(label=phase.entry.label, **ctx_base))
-        opened.append(b)
-        stream = _instrument(b.apply, stream, stats, phase.entry.label)
+        entry, entry_ctx = phase.entry.cls(phase.entry.params), TaskContext(label=phase.entry.label, **ctx_base)
+        stream = _instrument(lambda docs: entry.apply(docs, entry_ctx), stream, stats, phase.entry.label)
     for spec in phase.stages:
         if not spec.applies_to(job.task.source):
             continue
@@ -82,9 +81,8 @@ def _run_task(job: TaskJob) -> dict[str, Any]:
         opened.append(stage)
         stream = _instrument(stage.process, stream, stats, spec.label)
     if phase.exit is not None:
-        b = phase.exit.cls(phase.exit.params, TaskContext(label=phase.exit.label, **ctx_base))
-        opened.append(b)
-        stream = _instrument(b.map, stream, stats, phase.exit.label, count_docs=False)
+        exit_, exit_ctx = phase.exit.cls(phase.exit.params), TaskContext(label=phase.exit.label, **ctx_base)
+        stream = _instrument(lambda docs: exit_.map(docs, exit_ctx), stream, stats, phase.exit.label, count_docs=False)
 
     if job.output == "docs":
         write_docs(tmp / DOCS_FILE, stream)

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from ..stage import Params, Stage
+from ..stage import Params, Step
 
 
 class TrainTokenizerParams(Params):
@@ -52,7 +52,7 @@ class TokenizeParams(Params):
         return max(1, self.shard_tokens // self.seq_len)
 
 
-class Tokenize(Stage):
+class Tokenize(Step[TokenizeParams]):
     """Encode kept documents, append EOS, pack into fixed-length sequences, write Arrow shards."""
 
     Params: ClassVar[type[Params]] = TokenizeParams

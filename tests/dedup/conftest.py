@@ -59,21 +59,21 @@ class Harness:
             tdir = work / "phase0" / f"t{i:03d}"
             ctx = TaskContext(run=info, task_id=f"t{i:03d}", label=label, stats=stats, task_dir=tdir,
                               publish_dir=out)
-            passed = list(stage_cls(p, ctx).map(iter(docs)))
+            passed = list(stage_cls(p).map(iter(docs), ctx))
             assert passed == docs  # map passes every document through, in order
             task_dirs.append(tdir)
         rctx = ReduceContext(run=info, label=label, stats=stats, task_dirs=task_dirs,
                              barrier_dir=work / "barriers" / "1_dedup", executor=SerialExecutor(), publish_dir=out)
         if after_map:
             after_map(rctx.stage_dirs())
-        stage_cls(p, rctx).reduce()
+        stage_cls(p).reduce(rctx)
         kept = []
         for i, docs in enumerate(tasks):
             ctx = TaskContext(run=info, task_id=f"t{i:03d}", label=label, stats=stats,
                               task_dir=work / "phase1" / f"t{i:03d}", publish_dir=out)
-            kept.append(list(stage_cls(p, ctx).apply(iter(docs))))
+            kept.append(list(stage_cls(p).apply(iter(docs), ctx)))
         if commit:
-            stage_cls(p, rctx).commit()
+            stage_cls(p).commit(rctx)
         return Run(kept, stats, out, rctx.barrier_dir, rctx.stage_dirs())
 
 

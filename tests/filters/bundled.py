@@ -101,7 +101,7 @@ def our_decide(text: str, langid_stage: Any) -> dict[str, dict[str, Any]]:
     from dataforge.filters import c4, fineweb, gopher
 
     d = Document(id="x", text=text, source="bundled")
-    out: dict[str, dict[str, Any]] = {"langid": {"reason": langid_stage._decide([d])[0], "lang": d.meta["lang"]}}
+    out: dict[str, dict[str, Any]] = {"langid": {"reason": langid_stage.decide([d])[0], "lang": d.meta["lang"]}}
     out["gopher_repetition"] = {"reason": gopher.gopher_repetition_reason(text, gopher.GopherRepetitionParams())}
     reason = gopher.gopher_quality_reason(text, gopher.GopherQualityParams())
     out["gopher_quality"] = {"reason": gopher.DATATROVE_REASON.get(reason, reason) if reason else None}
