@@ -7,10 +7,16 @@ resiliparse (default) or trafilatura, under a per-page time limit. ``wet``: the
 
 Every record not turned into a Document is counted as ``skipped.<reason>`` under the
 ``read`` stats label: ``http_3xx``/``http_4xx``/``http_5xx``/``http_status_unknown``,
-``not_html``, ``not_http``, ``too_large``, ``truncated_record``, ``corrupt_record``,
-``bad_content_encoding``, ``unsupported_content_encoding``, ``empty_extraction``,
-``extract_timeout``, ``extract_error``, ``empty_text``. Expected filtering (status,
-type, empty pages) is logged at DEBUG; damage (corrupt, truncated) at WARNING.
+``not_html``, ``not_http``, ``record_too_large`` (a payload, or a body decoded by its
+Content-Encoding/Transfer-Encoding, over ``max_record_bytes``), ``truncated_record``,
+``warc_length_overrun``, ``corrupt_record``, ``bad_content_encoding``,
+``unsupported_content_encoding``, ``empty_extraction``, ``extract_timeout``,
+``extract_error``, ``empty_text``. Expected filtering (status, type, empty pages) is
+logged at DEBUG; damage (corrupt, truncated) at WARNING.
+
+Big files are read as many tasks: a .warc.gz of one gzip member per record (the
+standard layout) at member starts, a plain .warc at record starts; ids do not depend
+on it (record ids, or byte offsets).
 
 Document: ``id`` = the WARC-Record-ID (``source/file:offset`` if absent); ``meta``
 has ``url``, ``date`` (WARC-Date), ``content_type`` (HTTP mime type) and
@@ -21,15 +27,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from fastwarc.warc import WarcRecord, WarcRecordType
 from pydantic import Field
 
 from ..document import Document
 from ..stats import Stats
-from .base import Reader, ReaderParams
+from .base import WHOLE, Reader, ReaderParams, Span, unsplittable
+from .compressed import kind_of
 from .extract import ExtractOptions, HtmlExtractor, decode_html, looks_like_html
+from .split import split_by_bytes
 from .warc_records import BodyEncodingError, decode_http_body, iter_records
 
 log = logging.getLogger(__name__)
@@ -44,16 +52,19 @@ class WarcParams(ReaderParams, ExtractOptions):
     # HTTP content types treated as HTML (datatrove's WarcReader keeps text/html only;
     # XHTML is HTML to both extractors).
     content_types: list[str] = ["text/html", "application/xhtml+xml"]
-    # records with a longer payload are skipped unread (Common Crawl truncates at
-    # 1 MiB, so 10 MiB only stops pathological non-CC captures).
-    max_record_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # records with a longer payload (or body, once decoded) are skipped unread (Common
+    # Crawl truncates at 1 MiB, so 10 MiB only stops pathological non-CC captures).
+    max_record_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
 
 class WetParams(ReaderParams):
     """Options of the ``wet`` reader."""
 
     # same cap as WarcParams.max_record_bytes
-    max_record_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_record_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
+
+W = TypeVar("W", WarcParams, WetParams)
 
 
 def _record_meta(rec: WarcRecord) -> dict[str, str]:
@@ -81,21 +92,26 @@ def status_reason(status: int | None) -> str | None:
     return f"http_{status // 100}xx"
 
 
-class _RecordReader(Reader):
-    """Common plumbing: iterate records, count what is not kept."""
+class _RecordReader(Reader[W]):
+    """Common plumbing: cut files at records, iterate records, count what is not kept."""
 
     record_types: ClassVar[WarcRecordType]
     parse_http: ClassVar[bool]
 
+    def split(self, path: str, *, size: int, task_bytes: int) -> list[Span]:
+        if kind_of(path) == "zstd":
+            if size > task_bytes:
+                unsplittable(path, size, "zstd WARCs are read whole")
+            return [WHOLE]
+        return split_by_bytes(path, size=size, task_bytes=task_bytes)
+
     def _skip(self, path: str, offset: int | str | None, reason: str, detail: str = "") -> None:
         self.skip(path, offset, reason, detail, quiet=reason in _EXPECTED or reason.startswith("http_"))
 
-    def _records(self, path: str) -> Iterator[tuple[WarcRecord, bytes]]:
-        max_bytes = self.params.max_record_bytes  # type: ignore[attr-defined]
+    def _records(self, path: str, span: Span | None) -> Iterator[tuple[WarcRecord, bytes]]:
         try:
-            yield from iter_records(
-                path, self.record_types, parse_http=self.parse_http, max_bytes=max_bytes, skip=self._skip
-            )
+            yield from iter_records(path, self.record_types, parse_http=self.parse_http,
+                                    max_bytes=self.params.max_record_bytes, skip=self._skip, span=span or WHOLE)
         except OSError as exc:  # the file itself cannot be opened
             self.skip(path, None, "unreadable_file", str(exc))
 
@@ -104,7 +120,7 @@ class _RecordReader(Reader):
         return Document(id=doc_id, text=text, source=self.source, meta=meta)
 
 
-class WarcReader(_RecordReader):
+class WarcReader(_RecordReader[WarcParams]):
     """HTML responses of a WARC file, extracted to text."""
 
     Params = WarcParams
@@ -112,19 +128,19 @@ class WarcReader(_RecordReader):
     record_types = WarcRecordType.response
     parse_http = True
 
-    def __init__(self, params: ReaderParams, *, source: str, stats: Stats) -> None:
+    def __init__(self, params: WarcParams, *, source: str, stats: Stats) -> None:
         super().__init__(params, source=source, stats=stats)
-        self.extractor = HtmlExtractor(params)  # type: ignore[arg-type]
-        self._html_types = {t.lower() for t in params.content_types}  # type: ignore[attr-defined]
+        self.extractor = HtmlExtractor(params)
+        self._html_types = {t.lower() for t in params.content_types}
 
-    def read(self, path: str) -> Iterator[Document]:
+    def read(self, path: str, span: Span | None = None) -> Iterator[Document]:
         try:
-            yield from self._read(path)
+            yield from self._read(path, span)
         finally:
             self.extractor.close()  # no extractor process outlives a file
 
-    def _read(self, path: str) -> Iterator[Document]:
-        for rec, payload in self._records(path):
+    def _read(self, path: str, span: Span | None) -> Iterator[Document]:
+        for rec, payload in self._records(path, span):
             offset = rec.stream_pos
             http = rec.http_headers
             if http is None:  # a response record that is not an HTTP message
@@ -143,6 +159,7 @@ class WarcReader(_RecordReader):
                     payload,
                     transfer_encoding=http.get("Transfer-Encoding"),
                     content_encoding=http.get("Content-Encoding"),
+                    max_bytes=self.params.max_record_bytes,
                 )
             except BodyEncodingError as exc:
                 self._skip(path, offset, exc.reason, str(exc))
@@ -159,7 +176,7 @@ class WarcReader(_RecordReader):
             yield self._document(path, rec, result.text, meta)
 
 
-class WetReader(_RecordReader):
+class WetReader(_RecordReader[WetParams]):
     """``conversion`` records of a WET file: text as extracted by the crawler."""
 
     Params = WetParams
@@ -167,8 +184,8 @@ class WetReader(_RecordReader):
     record_types = WarcRecordType.conversion
     parse_http = False
 
-    def read(self, path: str) -> Iterator[Document]:
-        for rec, payload in self._records(path):
+    def read(self, path: str, span: Span | None = None) -> Iterator[Document]:
+        for rec, payload in self._records(path, span):
             text = payload.decode("utf-8", errors="replace").strip()
             if not text:
                 self._skip(path, rec.stream_pos, "empty_text")

@@ -6,8 +6,10 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 import zstandard
 
+from dataforge.readers.base import FieldNotFound
 from dataforge.readers.jsonl import JsonlReader, build_meta, text_problem
 
 
@@ -65,8 +67,9 @@ def test_text_field_option(read, tmp_path: Path, data_dir: Path) -> None:
             out.write(json.dumps({"body": rec["text"], "doc": "d" + rec["date"]}) + "\n")
     res = read(JsonlReader, path, text_field="body", id_field="doc")
     assert len(res.docs) == 10 and res.docs[0].id.startswith("d2019")
-    default = read(JsonlReader, path)
-    assert default.docs == [] and default.skipped == {"missing_text_field": 10}
+    # the default field is in none of the records: fatal, naming the fields there are
+    with pytest.raises(FieldNotFound, match=rf"{path}:1: text_field 'text' is not in the records \(fields: body, doc\)"):
+        read(JsonlReader, path)
 
 
 def test_every_bad_line_is_counted_and_the_rest_kept(read, tmp_path: Path, data_dir: Path) -> None:
@@ -77,7 +80,7 @@ def test_every_bad_line_is_counted_and_the_rest_kept(read, tmp_path: Path, data_
         b"\xff\xfe" + good[2],  # invalid UTF-8
         b"[1, 2]",  # valid JSON, not an object
         b'{"text": 5}',
-        b'{"url": "x"}',
+        b'{"url": "x"}',  # lacks the field (the file's other records have it: not fatal)
         b'{"text": "   "}',
         b'{"text": "half a pair \\ud800 here"}',  # lone surrogate: cannot be written as UTF-8
         b"",  # blank lines are ignored, not counted

@@ -126,7 +126,7 @@ def test_flipped_bytes_lose_only_that_record(read, tmp_path: Path, data_dir: Pat
 
 def test_too_large_records_are_not_read(read, data_dir: Path) -> None:
     res = read(WarcReader, data_dir / CC, max_record_bytes=20_000)
-    assert res.skipped == {"too_large": 8} and len(res.docs) == 8
+    assert res.skipped == {"record_too_large": 8} and len(res.docs) == 8
 
 
 def test_trafilatura_is_selectable(read, data_dir: Path) -> None:

@@ -53,18 +53,18 @@ def test_zstd_compressed_warc(tmp_path: Path, data_dir: Path) -> None:
 
 def test_decode_http_body() -> None:
     html = b"<html><body>hello</body></html>"
-    assert decode_http_body(gzip.compress(html), transfer_encoding=None, content_encoding="gzip") == html
-    assert decode_http_body(zlib.compress(html), transfer_encoding=None, content_encoding="deflate") == html
+    assert decode_http_body(gzip.compress(html), transfer_encoding=None, max_bytes=1 << 20, content_encoding="gzip") == html
+    assert decode_http_body(zlib.compress(html), transfer_encoding=None, max_bytes=1 << 20, content_encoding="deflate") == html
     raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     body = raw_deflate.compress(html) + raw_deflate.flush()
-    assert decode_http_body(body, transfer_encoding=None, content_encoding="deflate") == html
+    assert decode_http_body(body, transfer_encoding=None, max_bytes=1 << 20, content_encoding="deflate") == html
     chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(html), html)
-    assert decode_http_body(chunked, transfer_encoding="chunked", content_encoding=None) == html
+    assert decode_http_body(chunked, transfer_encoding="chunked", content_encoding=None, max_bytes=1 << 20) == html
     # header says gzip but the crawler stored it decoded: used as stored
-    assert decode_http_body(html, transfer_encoding=None, content_encoding="gzip") == html
+    assert decode_http_body(html, transfer_encoding=None, max_bytes=1 << 20, content_encoding="gzip") == html
     with pytest.raises(BodyEncodingError) as bad:
-        decode_http_body(b"\x00\x01binary", transfer_encoding=None, content_encoding="gzip")
+        decode_http_body(b"\x00\x01binary", transfer_encoding=None, max_bytes=1 << 20, content_encoding="gzip")
     assert bad.value.reason == "bad_content_encoding"
     with pytest.raises(BodyEncodingError) as unknown:
-        decode_http_body(html, transfer_encoding=None, content_encoding="compress")
+        decode_http_body(html, transfer_encoding=None, max_bytes=1 << 20, content_encoding="compress")
     assert unknown.value.reason == "unsupported_content_encoding"
