@@ -14,11 +14,14 @@ STAGES: dict[str, str] = {
     # text-changing stages
     "extract_html": "dataforge.readers.html:ExtractHtml",
     "write": "dataforge.writers:Write",
+    "fix_text": "dataforge.filters.fix_text:FixText",  # issue 15
+    "normalize_text": "dataforge.filters.fix_text:NormalizeText",  # issue 15
     # filters (issue 3)
     "langid": "dataforge.filters.langid:LangId",
     "gopher_quality": "dataforge.filters.gopher:GopherQuality",
     "gopher_repetition": "dataforge.filters.gopher:GopherRepetition",
     "c4": "dataforge.filters.c4:C4",
+    "c4_badwords": "dataforge.filters.badwords:C4BadWords",  # issue 15
     "fineweb_quality": "dataforge.filters.fineweb:FineWebQuality",
     "url_filter": "dataforge.filters.url:UrlFilter",
     "pii": "dataforge.filters.pii:Pii",
