@@ -25,6 +25,7 @@ STAGES: dict[str, str] = {
     "fineweb_quality": "dataforge.filters.fineweb:FineWebQuality",
     "url_filter": "dataforge.filters.url:UrlFilter",
     "pii": "dataforge.filters.pii:Pii",
+    "code_quality": "dataforge.filters.code_quality:CodeQuality",  # issue 15
     "quality_classifier": "dataforge.filters.quality:QualityClassifier",
     # barriers (issue 4)
     "exact_dedup": "dataforge.dedup.exact:ExactDedup",
