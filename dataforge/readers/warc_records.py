@@ -17,8 +17,7 @@ Offsets are byte positions in the file as stored (compressed offsets for .warc.g
 so ``dd``/``fastwarc`` can seek straight to a reported record. A part of a file (a
 :class:`~.base.Span`) owns the records starting in ``[start, end)``; it begins at the
 first *valid* record start at or after ``start`` (a gzip member that decodes whole
-to a ``WARC/1.`` header; a plain header whose Content-Length lands on the next
-record or the end of the file).
+to a WARC header; in a plain file, a WARC header block at a line start).
 """
 
 from __future__ import annotations
@@ -49,7 +48,8 @@ _MAX_RESTARTS = 10_000
 _SCAN_CHUNK = 1 << 20
 #: a WARC header block is looked for in this many bytes (real ones are < 2 KB)
 _HEADER_MAX = 1 << 16
-_HEADER_START = re.compile(rb"WARC/1\.[01]\r\n")
+_HEADER_START = re.compile(rb"WARC/\d{1,2}\.\d{1,2}\r\n")  # WARC/1.0, 1.1, and Heritrix's old 0.17
+_ANY_VERSION = b"WARC/"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
 
 
@@ -153,10 +153,10 @@ def find_record_start(fh: BinaryIO, magic: bytes, pos: int, limit: int | None) -
     while at is not None and (limit is None or at < limit):
         if magic == _GZIP_MAGIC:
             cand = find_member(fh, "gzip", at, limit)
-            if cand is not None and _member_head(fh, cand).startswith(_WARC_MAGIC):
+            if cand is not None and _HEADER_START.match(_member_head(fh, cand)):
                 return cand
         elif magic == _WARC_MAGIC:
-            cand = _find(fh, magic, at, limit)
+            cand = _find(fh, _ANY_VERSION, at, limit)
             if cand is not None and (limit is None or cand < limit) and _plain_record_at(fh, cand):
                 return cand
         else:
@@ -168,7 +168,7 @@ def find_record_start(fh: BinaryIO, magic: bytes, pos: int, limit: int | None) -
 def _member_head(fh: BinaryIO, pos: int) -> bytes:
     """The first decoded bytes of the gzip member at ``pos``."""
     try:
-        for data in gzip_member(fh, pos, block=64):
+        for data in gzip_member(fh, pos, block=256):
             return data
     except Damage:
         pass
@@ -176,13 +176,15 @@ def _member_head(fh: BinaryIO, pos: int) -> bytes:
 
 
 def _plain_record_at(fh: BinaryIO, pos: int) -> bool:
-    """A WARC header at ``pos`` (after a line end) whose Content-Length lands on a record boundary."""
+    """A WARC header block at ``pos``, at a line start, with a WARC-Type and a Content-Length.
+
+    Its Content-Length need not land on the next record: fastwarc reads a record whose
+    length is a little off (then fails after it), so a part must start there too."""
     if pos > 0:
         fh.seek(pos - 1)
         if fh.read(1) != b"\n":
             return False
-    end = _declared_end(fh, pos)
-    return end is not None and _at_boundary(fh, end)
+    return _declared_end(fh, pos) is not None
 
 
 def _declared_end(fh: BinaryIO, pos: int) -> int | None:
@@ -193,14 +195,16 @@ def _declared_end(fh: BinaryIO, pos: int) -> int | None:
         return None
     stop = head.find(b"\r\n\r\n")
     m = _CONTENT_LENGTH.search(head, 0, stop + 2) if stop > 0 else None
-    return None if m is None else pos + stop + 4 + int(m.group(1))
+    if m is None or b"\r\nWARC-Type:" not in head[:stop]:
+        return None
+    return pos + stop + 4 + int(m.group(1))
 
 
 def _at_boundary(fh: BinaryIO, pos: int) -> bool:
     """Is ``pos`` the end of a record: line ends, then the next record or the end of the file?"""
     fh.seek(pos)
     rest = fh.read(64).lstrip(b"\r\n")
-    return rest == b"" or rest.startswith(_WARC_MAGIC)
+    return rest == b"" or _HEADER_START.match(rest) is not None
 
 
 def overrun(probe: BinaryIO, magic: bytes, rec: WarcRecord, payload: bytes) -> int | None:

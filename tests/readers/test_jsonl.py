@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,64 @@ def test_build_meta_top_level_wins_and_bad_json_string_is_kept() -> None:
     assert build_meta(rec, exclude={"text"}, keep=None) == {"url": "top", "lang": "en"}
     rec = {"text": "t", "meta": "{not json"}
     assert build_meta(rec, exclude={"text"}, keep=None) == {"meta": "{not json"}
+
+
+def _records(path: Path, recs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_wrong_text_field_is_fatal_with_a_suggestion(read, tmp_path: Path) -> None:
+    path = _records(tmp_path / "x.jsonl", [{"id": i, "text": f"doc {i}", "url": "u"} for i in range(3)])
+    with pytest.raises(FieldNotFound) as err:
+        read(JsonlReader, path, text_field="txt")
+    assert str(err.value).startswith(f"{path}:1: text_field 'txt' is not in the records "
+                                     "(did you mean 'text'? fields: id, text, url); set text_field")
+    assert err.value.exit_code == 2  # a ConfigError: the pipeline file is what is wrong
+    assert pickle.loads(pickle.dumps(err.value)).args == err.value.args  # crosses process/Ray boundaries
+
+
+def test_field_check_counts_objects_only_and_stops_at_the_first_hit(read, tmp_path: Path) -> None:
+    # 99 objects without the field, junk lines between, then one with it: a real file with damage
+    recs = [json.dumps({"body": i}) for i in range(99)] + ["[1]", "{bad", json.dumps({"text": "found"})]
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(recs) + "\n" + json.dumps({"body": 1}) + "\n")
+    res = read(JsonlReader, path)
+    assert [d.text for d in res.docs] == ["found"] and res.skipped["missing_text_field"] == 100
+    # 100 objects without it: fatal, even though the 101st has it
+    path.write_text("".join(json.dumps({"body": i}) + "\n" for i in range(100)) + json.dumps({"text": "x"}) + "\n")
+    with pytest.raises(FieldNotFound, match="'text' is not in the records"):
+        read(JsonlReader, path)
+
+
+def test_field_check_only_in_the_first_part_and_past_its_end(tmp_path: Path) -> None:
+    from dataforge.readers.base import Span
+    from dataforge.stats import Stats
+
+    path = _records(tmp_path / "p.jsonl", [{"body": "a"}, {"body": "b"}, {"text": "c"}])
+    reader = JsonlReader(JsonlReader.Params(id_field=None), source="s", stats=Stats())
+    # part 0 holds only the two records without the field: it looks on into the file and finds it
+    assert list(reader.read(str(path), Span(0, 5, part=0, parts=2))) == []
+    # a later part never checks (its records are not the file's first)
+    later = _records(tmp_path / "q.jsonl", [{"body": "a"}, {"body": "b"}])
+    assert list(reader.read(str(later), Span(5, None, first_record=2, part=1, parts=2))) == []
+    with pytest.raises(FieldNotFound):
+        list(reader.read(str(later), Span(0, 5, part=0, parts=2)))
+
+
+def test_a_huge_line_costs_one_record(read, tmp_path: Path, caplog) -> None:
+    path = tmp_path / "huge.jsonl.zst"
+    raw = b'{"text": "a"}\n{"text": "' + b"x" * 200_000 + b'"}\n{"text": "b"}\n'
+    path.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    res = read(JsonlReader, path, max_record_bytes=100_000)
+    assert [d.text for d in res.docs] == ["a", "b"] and res.skipped == {"record_too_large": 1}
+    assert f"{path}:2: skipped: record_too_large (200012 bytes > max_record_bytes 100000)" in caplog.text
+    assert len(read(JsonlReader, path).docs) == 3  # the default limit (64 MiB) keeps it
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), 1.5, "many"])
+def test_max_record_bytes_is_range_checked(bad) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="max_record_bytes"):
+        JsonlReader.Params(max_record_bytes=bad)

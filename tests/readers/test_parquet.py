@@ -12,6 +12,7 @@ import pytest
 
 from dataforge.readers.base import FieldNotFound
 from dataforge.readers.parquet import ParquetReader, jsonable
+from dataforge.stats import Stats
 
 FINEWEB = "web/fineweb-sample.parquet"
 
@@ -93,3 +94,42 @@ def test_a_corrupt_row_group_costs_only_its_rows(read, tmp_path: Path, data_dir:
 def test_jsonable() -> None:
     assert jsonable(dt.datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05"
     assert jsonable({"a": [dt.date(2024, 1, 2)], 1: b"\x00"}) == {"a": ["2024-01-02"], "1": "AA=="}
+
+
+def _unchecked_strings(values: list[bytes]) -> pa.Array:
+    """A string array holding bytes as they are (as a buggy writer leaves them: not validated)."""
+    raw = pa.array(values, type=pa.binary())
+    return pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())
+
+
+def test_one_row_of_invalid_utf8_costs_that_row_only(read, tmp_path: Path, caplog) -> None:
+    texts = [b"document number %d" % i for i in range(1000)]
+    texts[500] = b"bad \xff bytes"
+    urls = [b"http://x/%d" % i for i in range(1000)]
+    urls[3] = b"http://x/\xfe"
+    path = tmp_path / "utf8.parquet"
+    pq.write_table(pa.table({"text": _unchecked_strings(texts), "url": _unchecked_strings(urls)}), path,
+                   row_group_size=400)
+    res = read(ParquetReader, path, batch_size=128)
+    assert len(res.docs) == 999 and res.skipped == {"invalid_utf8": 1}
+    assert f"{path}:row 500: skipped: invalid_utf8" in caplog.text
+    assert res.docs[500].text == "document number 501" and res.docs[500].id == f"src/{path}:501"
+    assert res.docs[3].meta["url"] == "http://x/\ufffd"  # a bad meta cell is decoded, the row kept
+
+
+def test_too_large_text_is_skipped(read, tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": ["short", "x" * 5000, "also short"]}), path)
+    res = read(ParquetReader, path, max_record_bytes=1000)
+    assert [d.text for d in res.docs] == ["short", "also short"] and res.skipped == {"record_too_large": 1}
+
+
+def test_damaged_footer_is_a_skip_naming_the_file(read, tmp_path: Path, data_dir: Path, caplog) -> None:
+    raw = (data_dir / FINEWEB).read_bytes()
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(raw[:-100])
+    res = read(ParquetReader, path)
+    assert res.docs == [] and res.skipped == {"not_parquet": 1}
+    assert f"{path}: skipped: not_parquet" in caplog.text and "damaged or not Parquet" in caplog.text
+    reader = ParquetReader(ParquetReader.Params(), source="s", stats=Stats())
+    assert len(reader.split(str(path), size=10 ** 9, task_bytes=1)) == 1  # unreadable footer: one task, which reports it

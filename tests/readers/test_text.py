@@ -76,3 +76,16 @@ def test_truncated_gzip_text(read, tmp_path: Path, data_dir: Path) -> None:
     assert 0 < len(lines.docs) < 30 and lines.skipped == {"truncated_file": 1}
     whole = read(TextReader, path, split="file")  # a cut file is an incomplete document
     assert whole.docs == [] and whole.skipped == {"truncated_file": 1}
+
+
+def test_a_too_large_document_is_skipped_in_every_mode(read, tmp_path: Path, caplog) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("small\n\n" + "y" * 5000 + "\nstill the same paragraph\n\nlast\n")
+    assert read(TextReader, path, split="file", max_record_bytes=1000).skipped == {"record_too_large": 1}
+    assert f"{path}: skipped: record_too_large" in caplog.text
+    lines = read(TextReader, path, split="line", max_record_bytes=1000)
+    assert [d.text for d in lines.docs] == ["small", "still the same paragraph", "last"]
+    assert lines.skipped == {"record_too_large": 1, "empty_text": 2}
+    paras = read(TextReader, path, split="paragraph", max_record_bytes=1000)
+    assert [(d.id, d.text) for d in paras.docs] == [(f"src/{path}:1", "small"), (f"src/{path}:6", "last")]
+    assert paras.skipped == {"record_too_large": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from pathlib import Path
 
@@ -68,3 +69,66 @@ def test_decode_http_body() -> None:
     with pytest.raises(BodyEncodingError) as unknown:
         decode_http_body(html, transfer_encoding=None, max_bytes=1 << 20, content_encoding="compress")
     assert unknown.value.reason == "unsupported_content_encoding"
+
+
+def _overrun_copy(data_dir: Path, extra: int = 5000) -> tuple[bytes, int]:
+    """The CC excerpt, plain, with the 2nd response's Content-Length ``extra`` bytes too long."""
+    plain = gzip.decompress((data_dir / CC).read_bytes())
+    starts = [m.start() for m in re.finditer(rb"WARC/1\.0\r\n", plain)]
+    second = [s for s in starts if b"WARC-Type: response" in plain[s:s + 300]][1]
+    m = re.compile(rb"Content-Length: (\d+)\r\n").search(plain, second)
+    assert m is not None
+    bumped = plain[:m.start(1)] + str(int(m.group(1)) + extra).encode() + plain[m.end(1):]
+    return bumped, second
+
+
+def _per_record_gzip(plain: bytes) -> bytes:
+    starts = [m.start() for m in re.finditer(rb"WARC/1\.0\r\n", plain)]
+    return b"".join(gzip.compress(plain[a:b]) for a, b in zip(starts, [*starts[1:], len(plain)]))
+
+
+@pytest.mark.parametrize("suffix", [".warc", ".warc.gz"])
+def test_length_overrun_drops_that_record_and_keeps_the_next(tmp_path: Path, data_dir: Path, suffix: str) -> None:
+    bumped, second = _overrun_copy(data_dir)
+    path = tmp_path / f"overrun{suffix}"
+    path.write_bytes(bumped if suffix == ".warc" else _per_record_gzip(bumped))
+    good_offsets, _ = collect(data_dir / CC)
+    skips: list[tuple] = []
+    got = [(rec.stream_pos, payload) for rec, payload in iter_records(
+        str(path), WarcRecordType.response, parse_http=True, max_bytes=1 << 30, skip=lambda *a: skips.append(a))]
+    assert [s[2] for s in skips] == ["warc_length_overrun"]
+    assert len(got) == 15  # every other response, the one after the overrun included
+    assert not any(b"WARC-Type:" in payload for _, payload in got)  # no payload holds another record's header
+    if suffix == ".warc":
+        assert skips[0][1] == second and f"at byte {second + 1}" not in skips[0][3]
+
+
+def test_a_warc_archived_inside_a_record_is_not_an_overrun(tmp_path: Path) -> None:
+    inner = b"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:x>\r\nContent-Length: 5\r\n\r\nhello\r\n\r\n"
+    html = b"<html><body><pre>" + inner + b"</pre></body></html>"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + html
+    rec = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:outer>\r\n"
+           b"Content-Type: application/http; msgtype=response\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(http) + http + b"\r\n\r\n")
+    path = tmp_path / "nested.warc"
+    path.write_bytes(rec + rec.replace(b"urn:outer", b"urn:after"))
+    skips: list[tuple] = []
+    got = [payload for _, payload in iter_records(str(path), WarcRecordType.response, parse_http=True,
+                                                  max_bytes=1 << 20, skip=lambda *a: skips.append(a))]
+    assert skips == [] and got == [html, html]  # the declared end is a record boundary: the length holds
+
+
+def test_decoding_chains_stop_at_the_limit() -> None:
+    bomb = gzip.compress(gzip.compress(b"<html>" + b" " * (64 << 20)))  # 64 MiB in ~0.1 KB, twice gzipped
+    assert len(bomb) < 100_000
+    with pytest.raises(BodyEncodingError) as big:
+        decode_http_body(bomb, transfer_encoding=None, content_encoding="gzip, gzip", max_bytes=1 << 20)
+    assert big.value.reason == "record_too_large" and "max_record_bytes 1048576" in str(big.value)
+    page = b"<html>" + b" " * 1000
+    chain = gzip.compress(zlib.compress(page))
+    assert decode_http_body(chain, transfer_encoding=None, content_encoding="deflate, gzip", max_bytes=1006) == page
+    with pytest.raises(BodyEncodingError, match="deflate"):  # one byte over the limit
+        decode_http_body(chain, transfer_encoding=None, content_encoding="deflate, gzip", max_bytes=1005)
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)
+    with pytest.raises(BodyEncodingError, match="chunked"):
+        decode_http_body(chunked, transfer_encoding="chunked", content_encoding=None, max_bytes=100)
