@@ -149,7 +149,7 @@ class JsonlReader(Reader[JsonlParams]):
             check.see(record, line_no)
         text = record.get(p.text_field)
         reason = text_problem(text, p.text_field)
-        if reason is None and "\\u" in line and has_lone_surrogate(text):
+        if reason is None and isinstance(text, str) and "\\u" in line and has_lone_surrogate(text):
             reason = "invalid_unicode"
         if reason is not None or not isinstance(text, str):
             self.skip(path, line_no, reason or "text_not_string", f"field {p.text_field!r}")

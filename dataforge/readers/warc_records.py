@@ -75,8 +75,9 @@ def iter_records(
         in_corrupt_stretch = False
         restarts = 0
         while start is not None:
-            fh.seek(start)
-            last = start - 1  # start offset of the last record parsed in this pass
+            begin = start
+            fh.seek(begin)
+            last = begin - 1  # start offset of the last record parsed in this pass
             resume: int | None = None
             try:
                 # all types are iterated (and filtered below) so ``last`` tracks every
@@ -107,7 +108,7 @@ def iter_records(
                     return
                 start = resume if end is None or resume < end else None
             except Exception as exc:  # fastwarc raises OSError; anything else is corrupt data too
-                after = max(last, start)
+                after = max(last, begin)
                 start = _find(fh, magic, after + 1)
                 if start is not None and end is not None and start >= end:
                     start = None  # the rest belongs to the next part

@@ -12,6 +12,7 @@ import gzip
 import io
 import logging
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,30 @@ def test_damaged_member_no_document_twice(tmp_path: Path, data_dir: Path) -> Non
         assert len(ids) == len(set(ids)) and len(texts) == len(set(texts)) == len(set(texts) & set(truth))
         assert len(docs) >= len(truth) - 6  # one member (and the line it cut) lost, the rest kept
         assert skips.get("skipped.corrupt_data", 0) == (1 if task_bytes is None else skips.get("skipped.corrupt_data", 0))
+
+
+def _bgzf_block(data: bytes) -> bytes:
+    """One BGZF block (SAM/BAM spec sec. 4.1): a gzip member with a 'BC' extra subfield."""
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = comp.compress(data) + comp.flush()
+    bsize = 18 + len(body) + 8 - 1
+    head = b"\x1f\x8b\x08\x04" + bytes(4) + b"\x00\xff" + (6).to_bytes(2, "little") + b"BC" + \
+        (2).to_bytes(2, "little") + bsize.to_bytes(2, "little")
+    return head + body + zlib.crc32(data).to_bytes(4, "little") + len(data).to_bytes(4, "little")
+
+
+def test_bgzf_is_recognised_from_its_header(tmp_path: Path, data_dir: Path, caplog) -> None:
+    raw = jsonl_with_bad_lines(data_dir, 40)
+    path = tmp_path / "b.jsonl.gz"
+    path.write_bytes(b"".join(_bgzf_block(raw[i:i + 5000]) for i in range(0, len(raw), 5000)))
+    assert gzip.decompress(path.read_bytes()) == raw
+    assert same_split_or_whole(JsonlReader, path, [3000, 20_000], id_field=None) > 3
+    assert "read as one task" not in caplog.text
+
+
+def test_zstd_warc_is_one_task(tmp_path: Path, data_dir: Path, caplog) -> None:
+    path = tmp_path / "cc.warc.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(gzip.decompress((data_dir / "warc/cc-excerpt.warc.gz").read_bytes())))
+    reader = WarcReader(WarcReader.Params(**INLINE), source="s", stats=Stats())
+    assert reader.split(str(path), size=path.stat().st_size, task_bytes=1000) == [WHOLE]
+    assert "zstd WARCs are read whole" in caplog.text
