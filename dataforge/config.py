@@ -15,18 +15,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from . import registry
 from .errors import ConfigError, Problem
 from .io import expand_glob
+from .outputs import OutputNotOwned, check_claimable
+from .pathcheck import output_problems
 from .stage import Params, safe_name
+from .yamlfile import Lines, load_yaml
 
 TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "inputs", "stages", "train")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
@@ -34,12 +37,13 @@ INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 class ExecutorConfig(Params):
     kind: str = "local"  # "local" (worker processes) or "ray"
-    workers: int | None = None  # local: worker processes; None = all cores
+    workers: int | None = Field(None, ge=1, le=4096)  # local: worker processes; None = all cores
     address: str | None = None  # ray: cluster address ("auto" = an existing cluster)
-    max_retries: int = 2  # attempts after the first when a task's worker dies
-    cpus_per_task: float = 1.0  # ray: CPUs each task declares
-    memory_per_task: int | None = None  # ray: bytes of memory each task declares (None = no reservation)
-    num_cpus: int | None = None  # ray without address: CPUs of the local instance it starts
+    max_retries: int = Field(2, ge=0, le=100)  # attempts after the first when a task's worker dies
+    cpus_per_task: float = Field(1.0, gt=0, le=1024)  # ray: CPUs each task declares
+    # ray: bytes of memory each task declares (None = no reservation)
+    memory_per_task: int | None = Field(None, ge=1 << 20, le=1 << 50)
+    num_cpus: int | None = Field(None, ge=1, le=4096)  # ray without address: CPUs of the local instance it starts
 
 
 @dataclass
@@ -92,43 +96,15 @@ class PipelineConfig:
         return next((s for s in self.stages if s.name == name), None)
 
 
-class _Lines:
-    """Maps key paths to line numbers using the composed YAML node tree."""
-
-    def __init__(self, node: yaml.Node | None) -> None:
-        self.root = node
-
-    def line(self, *path: str | int) -> int | None:
-        node, best = self.root, None
-        for key in path:
-            if node is None:
-                break
-            best = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                nxt = None
-                for k, v in node.value:
-                    if k.value == key:
-                        best, nxt = k.start_mark.line + 1, v
-                        break
-                node = nxt
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-                node = node.value[key]
-                best = node.start_mark.line + 1
-            else:
-                node = None
-        if node is not None:
-            best = node.start_mark.line + 1
-        return best
-
-
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else f" (choose from: {', '.join(sorted(choices))})"
 
 
 class _Collector:
-    def __init__(self, path: str, lines: _Lines) -> None:
-        self.path, self.lines, self.problems = path, lines, []  # type: ignore[var-annotated]
+    def __init__(self, path: str, lines: Lines) -> None:
+        self.path, self.lines = path, lines
+        self.problems: list[Problem] = []
 
     def add(self, keypath: tuple[str | int, ...], message: str) -> None:
         self.problems.append(Problem(self.path, self.lines.line(*keypath), _fmt_key(keypath), message))
@@ -171,20 +147,14 @@ def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True) -> 
         raise ConfigError(f"{path}: pipeline file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read pipeline file ({exc})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise ConfigError([Problem(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    raw, lines = load_yaml(text, path=path)
     if not isinstance(raw, dict):
         raise ConfigError([Problem(path, 1, "", "a pipeline file must be a mapping with inputs: and stages:")])
-    return validate(raw, path=path, lines=_Lines(node), check_files=check_files)
+    return validate(raw, path=path, lines=lines, check_files=check_files)
 
 
-def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, check_files: bool = True) -> PipelineConfig:
-    c = _Collector(path, lines or _Lines(None))
+def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, check_files: bool = True) -> PipelineConfig:
+    c = _Collector(path, lines or Lines(None))
     for key in raw:
         if key not in TOP_LEVEL:
             c.add((key,), f"unknown key '{key}'{_suggest(str(key), TOP_LEVEL)}")
@@ -194,12 +164,13 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
 
     name = str(raw.get("name") or Path(path).stem)
     seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        c.add(("seed",), f"seed must be an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        c.add(("seed",), f"seed must be a whole number from 0 to 2**63-1, got {seed!r}")
         seed = 0
     output = raw.get("output")
-    if output is not None and not isinstance(output, str):
-        c.add(("output",), f"output must be a path string, got {output!r}")
+    if "output" in raw and (not isinstance(output, str) or not output.strip()):
+        c.add(("output",), f"output must be a folder path, got {output!r} (e.g. output: out/{Path(path).stem})")
+        output = None
     executor = c.model(ExecutorConfig, raw.get("executor") or {}, ("executor",)) or ExecutorConfig()
     if executor.kind not in ("local", "ray"):
         c.add(("executor", "kind"), f"unknown executor '{executor.kind}'{_suggest(executor.kind, ('local', 'ray'))}")
@@ -208,6 +179,7 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
 
     inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
     stages = _stages(c, raw.get("stages"), check_files=check_files, input_names=[i.name for i in inputs])
+    _check_writes(c, stages)
     _check_order(c, stages)
     _check_mix(c, stages, inputs)
     train = _train(c, raw.get("train"))
@@ -228,6 +200,8 @@ def validate(raw: dict[str, Any], *, path: str, lines: _Lines | None = None, che
         c.add(("append",), f"append must be true or false, got {append!r}")
     if append is True and not any(s.name == "tokenize" for s in stages):
         c.add(("append",), "append: true adds shards to an earlier run's output; add a 'tokenize' stage")
+    if isinstance(output, str) and check_files:
+        _check_output(c, local_output, path=path, inputs=inputs)
     if c.problems:
         raise ConfigError(c.problems)
     return PipelineConfig(path=path, name=name, seed=seed, output=local_output, executor=executor,
@@ -276,10 +250,11 @@ def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:
                 c.add(key + ("paths",), f"'{pat}' matches no files (relative to {os.getcwd()})")
             files.extend(m for m in matched if m not in files)
         weight, tokens = spec.get("weight"), spec.get("tokens")
-        if weight is not None and (not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0):
-            c.add(key + ("weight",), f"weight must be a number >= 0, got {weight!r}")
+        if weight is not None and (not isinstance(weight, (int, float)) or isinstance(weight, bool)
+                                   or not math.isfinite(weight) or weight < 0):
+            c.add(key + ("weight",), f"weight must be a finite number >= 0, got {weight!r}")
             weight = None
-        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0):
+        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or not 0 <= tokens < 2**62):
             c.add(key + ("tokens",), f"tokens must be a whole number >= 0, got {tokens!r}")
             tokens = None
         if params is not None:
@@ -339,6 +314,40 @@ def _stage_sources(c: _Collector, value: Any, key: tuple[str | int, ...], names:
         if v not in names:
             c.add(key, f"'{v}' is not an input{_suggest(v, tuple(names))}")
     return list(value)
+
+
+#: what a run itself writes at the top of its output: a write stage may not use these names
+RESERVED = ("shards", "_work", "logs", "rejected", "dedup", "train", "manifest.json", "stats.json",
+            "tokenizer.json", "report.html", "decontamination", "ablate")
+
+
+def _check_writes(c: _Collector, stages: list[StageSpec]) -> None:
+    """Two stages that would write the same files, or a write into the run's own folders."""
+    first: dict[str, int] = {}
+    for i, s in enumerate(stages):
+        folder = getattr(s.params, "path", None) if s.name == "write" else None
+        if folder is None:
+            continue
+        name = safe_name(folder)
+        if name in RESERVED:
+            c.add(("stages", i, s.name, "path"), f"'{folder}' is where the run writes its own {name}; "
+                  "give this write stage another path, e.g. path: documents")
+        elif name in first:
+            c.add(("stages", i, s.name, "path"), f"stage {first[name]} writes to '{folder}' too: both would write "
+                  f"the same files; give one of them another path, e.g. path: {name}-{i}")
+        else:
+            first[name] = i
+
+
+def _check_output(c: _Collector, output: Path, *, path: str, inputs: list[InputSpec]) -> None:
+    for keypath, message in output_problems(output, pipeline_path=path,
+                                            patterns={i.name: i.patterns for i in inputs},
+                                            files={i.name: i.files for i in inputs}):
+        c.add(keypath, message)
+    try:
+        check_claimable(output, "pipeline")
+    except OutputNotOwned as exc:
+        c.add(("output",), str(exc))
 
 
 def _check_order(c: _Collector, stages: list[StageSpec]) -> None:

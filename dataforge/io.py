@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+#: the suffix of every temp file dataforge makes beside a final path (and the only files
+#: ``remove_partial_writes`` deletes): distinctive, so a user's own ``*.tmp`` is never touched
+TMP_SUFFIX = ".dftmp"
+
 # mkstemp makes 0600 files; outputs get the permissions any new file would (0666 & ~umask),
 # so a manifest or report is readable by whoever may read its shards
 _UMASK = os.umask(0)
@@ -26,7 +30,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode, **kwargs) as fh:
@@ -41,11 +45,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) 
 
 
 def remove_partial_writes(folder: str | os.PathLike[str]) -> int:
-    """Delete the temp files (``.<name>.<...>.tmp``) that ``atomic_write`` and
+    """Delete the temp files (``.<name>.<...>.dftmp``) that ``atomic_write`` and
     ``temp_path_for`` leave behind when a process is killed mid-write. Only for a folder
     no other process writes to (a run calls it holding its output lock)."""
     removed = 0
-    for partial in Path(folder).glob(".*.tmp"):
+    for partial in Path(folder).glob(f".*{TMP_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
             removed += 1
@@ -59,7 +63,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def temp_path_for(path: Path) -> Path:
     """A temp name beside ``path`` for writers that need a path, not a handle (then os.replace)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
 def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:

@@ -194,6 +194,18 @@ def is_recorded(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> b
     return rel in files or any(rel.startswith(f) or rel + "/" == f for f in folders)
 
 
+def compact_ledger(root: str | os.PathLike[str]) -> None:
+    """Rewrite the ledger without entries for paths that no longer exist (under the lock)."""
+    root = Path(root)
+    files, folders = recorded(root)
+    if not files and not folders:
+        return
+    from .io import atomic_write_text
+
+    keep = sorted(f for f in files if (root / f).exists()) + sorted(set(f for f in folders if (root / f).exists()))
+    atomic_write_text(root / LEDGER, "".join(k + "\n" for k in keep))
+
+
 def remove_recorded(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
     """Delete ``path`` if the ledger says we wrote it (a file, or a folder recorded whole
     or made only of recorded files); leave anything else and say so. True if removed."""

@@ -32,9 +32,10 @@ from .stats import Stats
 
 
 class Params(BaseModel):
-    """Base for every stage's options: unknown keys are an error, not silently ignored."""
+    """Base for every step's options: unknown keys are an error, not silently ignored, and
+    no float option may be NaN or infinite (pydantic's ``allow_inf_nan=False``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FilterParams(Params):

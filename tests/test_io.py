@@ -34,10 +34,18 @@ def test_atomic_write_gives_the_permissions_of_a_new_file(tmp_path: Path) -> Non
 def test_partial_writes_of_a_killed_process_are_removed(tmp_path: Path) -> None:
     from dataforge.io import remove_partial_writes, temp_path_for
 
-    (tmp_path / ".manifest.json.k2j3.tmp").write_text("half")  # atomic_write's temp name
+    from dataforge.io import atomic_write
+
+    with atomic_write(tmp_path / "manifest.json", "w") as fh:
+        fh.write("{}")
+        temps = list(tmp_path.glob(".manifest.json.*"))  # the name atomic_write writes under
+    (tmp_path / "manifest.json").unlink()
+    assert len(temps) == 1
+    temps[0].write_text("half")  # what a process killed mid-write leaves behind
     temp_path_for(tmp_path / "train-00019.arrow").write_text("half")  # a shard writer's
     (tmp_path / ".dataforge.lock").write_text("")
     (tmp_path / "train-00000.arrow").write_text("whole")
+    (tmp_path / ".notes.tmp").write_text("the user's")  # not a name dataforge makes: never removed
     assert remove_partial_writes(tmp_path) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataforge.lock", "train-00000.arrow"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dataforge.lock", ".notes.tmp", "train-00000.arrow"]
     assert remove_partial_writes(tmp_path / "missing") == 0

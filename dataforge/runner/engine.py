@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from .finalize import finalize_tokens, train_run_tokenizer
 from .plan import Phase, Plan, append_plan, make_plan
 from .remote import publish
 from ..dedup.runs import SignatureFileError
-from .state import RunLock, clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
+from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
+from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
 from .task import STATS_FILE, TaskJob, attach_run_log, run_task
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
     t0 = time.perf_counter()
     plan = make_plan(config)
     out = config.output
-    with RunLock(out):
+    with OutputDir(out, kind="pipeline"):
         for folder in (out, out / "shards", out / "logs"):  # what a killed run was writing when it died
             remove_partial_writes(folder)
         if config.append and (out / "manifest.json").exists():
@@ -76,7 +76,11 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                 atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
             return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
                              seconds=time.perf_counter() - t0)
+        if not config.append and not plan.work_dir.exists():
+            _remove_earlier_outputs(out)  # another configuration's (or input set's) documents, samples, clusters
+        record(out, "_work", folder=True)
         _clear_other_configs(out, plan.work_dir.name)
+        compact_ledger(out)
         with _RunLog(out) as run_log:
             log.info("run %s: config %s, %d tasks, output %s", config.name, plan.config_hash, len(plan.tasks), out)
             executor = make_executor(config.executor, workers=workers)
@@ -112,6 +116,7 @@ class _RunLog:
         self._handler: logging.Handler | None = None
 
     def __enter__(self) -> "_RunLog":
+        record(self.dir.parent, self.dir, folder=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._handler = attach_run_log(self.path)
         return self
@@ -196,6 +201,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
         steps += trained
 
     stats_dict = stats.to_dict()
+    record(out, "stats.json")
     atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
     for spec in plan.barriers:
         ctx = _reduce_ctx(spec, run, executor, plan, stats, barrier_phase.get(spec.label))
@@ -269,13 +275,28 @@ def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir:
     return 1
 
 
+#: what an earlier configuration's run leaves that a recompute replaces at its end (the
+#: published shards stay readable until the new manifest is written) or keeps (logs)
+_KEPT_UNTIL_REPLACED = ("shards", "manifest.json", "tokenizer.json", "logs", "_work", "train")
+
+
+def _remove_earlier_outputs(out: Path) -> None:
+    """A recompute starts clean: what earlier runs of another configuration published
+    (documents/, rejected/, dedup/, ...; only what the ledger says a run wrote) is removed."""
+    files, folders = recorded(out)
+    tops = sorted({p.split("/", 1)[0] for p in files} | {f.split("/", 1)[0] for f in folders})
+    for top in tops:
+        if top not in _KEPT_UNTIL_REPLACED:
+            remove_recorded(out, top)
+
+
 def _clear_other_configs(out: Path, keep: str) -> None:
     """Work folders of other configurations cannot be resumed into this one."""
     work = out / "_work"
     if work.is_dir():
-        for d in work.iterdir():
+        for d in sorted(work.iterdir()):
             if d.name != keep:
-                shutil.rmtree(d, ignore_errors=True)
+                remove_recorded(out, d)
 
 
 def _drop_heavy_intermediates(plan: Plan) -> None:

@@ -2,7 +2,7 @@
 
 Layout under the output directory::
 
-    .dataforge.lock                 held (flock) by the running process
+    .dataforge.lock, .dataforge-output.json, .dataforge-files   lock, ownership marker, ledger (outputs.py)
     _work/<config hash>/phase-<k>/<task>/      a finished task's files
     _work/<config hash>/phase-<k>/<task>.done  its marker, written last
     _work/<config hash>/barriers/<label>/      a barrier's reduce result (+ .done)
@@ -13,55 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
-import socket
-import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import LockedError, OutputError
+from ..errors import OutputError
 from ..io import atomic_write_text, fsync_dir
-
-LOCK_NAME = ".dataforge.lock"
-
-
-class RunLock:
-    """An exclusive, crash-safe lock on an output directory (flock: released by the
-    kernel when the holder dies, even by SIGKILL, so it never goes stale)."""
-
-    def __init__(self, output: Path) -> None:
-        self.path = Path(output) / LOCK_NAME
-        self._fh: Any = None
-
-    def __enter__(self) -> "RunLock":
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+")
-        except OSError as exc:
-            raise OutputError(f"{self.path.parent}: cannot create the output directory or its lock ({exc.strerror})") from None
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown process"
-            fh.close()
-            raise LockedError(f"{self.path}: another dataforge run holds this output ({holder}); "
-                              "wait for it to finish or use another output directory") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
-        fh.flush()
-        self._fh = fh
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+from ..outputs import record
 
 
 def is_done(final_dir: Path) -> bool:
@@ -92,7 +52,9 @@ def commit_dir(tmp: Path, final_dir: Path, *, output_dir: Path, info: dict[str, 
     try:
         publish = tmp / "publish"
         if publish.exists():
-            for src in sorted(p for p in publish.rglob("*") if p.is_file()):
+            files = sorted(p for p in publish.rglob("*") if p.is_file())
+            record(output_dir, *(f.relative_to(publish) for f in files))  # the ledger first
+            for src in files:
                 dst = output_dir / src.relative_to(publish)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)

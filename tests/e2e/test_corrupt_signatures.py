@@ -38,7 +38,11 @@ def test_corrupt_signature_file_is_redone_not_used(tmp_path: Path, data_dir: Pat
     from dataforge.runner.task import TaskJob, run_task
     from dataforge.stage import RunInfo
 
+    from dataforge.outputs import OutputDir
+
     plan = make_plan(load_pipeline(p))
+    with OutputDir(out, kind="pipeline"):  # as the killed run did before its first task
+        pass
     run = RunInfo(seed=2, output_dir=out, work_dir=plan.work_dir, sources=["c4"])
     phase = plan.phases[0]
     inputs = {i.name: i for i in plan.config.inputs}

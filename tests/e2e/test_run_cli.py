@@ -121,10 +121,10 @@ def test_corrupt_input_is_skipped_and_reported(tmp_path: Path, data_dir: Path) -
 
 
 def test_second_concurrent_run_is_refused(tmp_path: Path, data_dir: Path) -> None:
-    from dataforge.runner.state import RunLock
+    from dataforge.outputs import OutputDir
 
     p = make_pipeline(tmp_path, data_dir)
-    with RunLock(tmp_path / "out"):
+    with OutputDir(tmp_path / "out", kind="pipeline"):
         r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 3
     assert ".dataforge.lock" in r.output and f"pid {os.getpid()}" in r.output
