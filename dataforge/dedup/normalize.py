@@ -1,9 +1,19 @@
-"""Text normalisation for dedup: pure functions from text to a list of word bytes."""
+"""Text normalisation for dedup: pure functions from text to a list of word bytes.
+
+MinHash shingles are word n-grams, so text without spaces between words (Chinese,
+Japanese, Thai) is first split by the language's segmenter (``dataforge.lang.segment``),
+as datatrove's MinhashDedupSignature does with its ``language``. The language is the
+caller's (``language=``), else read from the text: when at least a fifth of its first
+2,000 non-space characters are Han, Kana or Thai, Kana make it Japanese, Han alone
+Chinese, Thai Thai. Other text is split on whitespace, as before. Exact dedup compares
+whole normalised texts and does not segment.
+"""
 
 from __future__ import annotations
 
 import re
 
+from ..lang.segment import has_segmenter, segmenter
 from ..stage import Params
 
 
@@ -40,12 +50,40 @@ _UNICODE_PUNCT = re.compile(
 )
 
 
-def words(text: str, norm: Normalize) -> list[bytes]:
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_SAMPLE = 2000
+_UNSPACED_SHARE = 0.2
+
+
+def unspaced_language(text: str) -> str | None:
+    """"ja", "zh" or "th" when the text is mostly written without spaces, else None."""
+    if text.isascii():
+        return None
+    sample = "".join(text[: _SAMPLE * 2].split())[:_SAMPLE]
+    kana, han, thai = (len(r.findall(sample)) for r in (_KANA, _HAN, _THAI))
+    if not sample or kana + han + thai < _UNSPACED_SHARE * len(sample):
+        return None
+    if thai > kana + han:
+        return "th"
+    return "ja" if kana >= 0.05 * (kana + han) else "zh"
+
+
+def words(text: str, norm: Normalize, *, language: str | None = None) -> list[bytes]:
     """Normalised words of ``text`` as UTF-8 bytes; whitespace runs collapse, ends are stripped.
+    Unspaced scripts are segmented first (``language``, else ``unspaced_language``).
 
     >>> words("Hello, World 42!", Normalize())
     [b'hello', b'world', b'00']
     """
+    lang = language if language is not None else unspaced_language(text)
+    if has_segmenter(lang):
+        text = " ".join(segmenter(lang).words(text))  # type: ignore[arg-type]
+    return _split(text, norm)
+
+
+def _split(text: str, norm: Normalize) -> list[bytes]:
     if norm.lowercase:
         text = text.lower()
     if not text.isascii():
@@ -57,8 +95,8 @@ def words(text: str, norm: Normalize) -> list[bytes]:
 
 
 def normalized_text(text: str, norm: Normalize) -> bytes:
-    """The whole normalised text as one byte string (words joined by one space)."""
-    return b" ".join(words(text, norm))
+    """The whole normalised text as one byte string (words joined by one space; no segmenting)."""
+    return b" ".join(_split(text, norm))
 
 
 def shingles(ws: list[bytes], n: int) -> list[bytes]:

@@ -4,21 +4,27 @@ datatrove ``FineWebQualityFilter``, whose option names and defaults these are).
 Rules, in datatrove's order: too few lines ending in terminal punctuation, too many
 short lines, too many characters in duplicated lines, too many newlines per word.
 
-CJK: lines ending in "。", "！" or "？" count as punctuated (the terminal set covers
-all scripts), and the short-line rule counts characters, so Chinese and Japanese pages
-are judged on their lines; the newline-per-word rule sees one "word" per unspaced run,
-so CJK pages with several lines per run of text are dropped as ``list_ratio``.
+Languages: as in ``gopher.py``, a document's language (``meta['lang']``, else the
+``language:`` option) picks its word splitter and its thresholds (FineWeb-2's
+``line_punct_thr`` and ``new_line_ratio``, and FineWeb-2's short-line rule off and 0.1
+duplicated-line characters), unless ``per_language:`` says otherwise. Lines ending in
+"。", "！" or "？" count as punctuated in every language (the terminal set covers all
+scripts). Without a language the newline-per-word rule sees one "word" per unspaced
+run, so CJK pages with several lines per run of text are dropped as ``list_ratio``.
 """
 
 from __future__ import annotations
 
-from ..stage import FilterParams
+from ..document import Document
+from ..lang.options import LanguageParams, LanguageRules
 from .base import TextRuleFilter
 from .repetition import duplicates
 from .text import TERMINAL_PUNCTUATION, words
 
 
-class FineWebQualityParams(FilterParams):
+class FineWebQualityParams(LanguageParams):
+    STAGE = "fineweb_quality"
+
     # FineWeb: drop if fewer than 12% of lines end in punctuation (datatrove default)
     line_punct_thr: float = 0.12
     # datatrove: also drop documents where no line ends in punctuation (False = drop them)
@@ -37,8 +43,8 @@ class FineWebQualityParams(FilterParams):
 _TERMINAL = tuple(sorted(TERMINAL_PUNCTUATION))
 
 
-def fineweb_quality_reason(text: str, p: FineWebQualityParams) -> str | None:
-    """Why FineWeb's rules drop ``text``, or None to keep it."""
+def fineweb_quality_reason(text: str, p: FineWebQualityParams, *, language: str | None = None) -> str | None:
+    """Why FineWeb's rules drop ``text`` (words split as ``language``), or None to keep it."""
     lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return "empty"
@@ -51,14 +57,18 @@ def fineweb_quality_reason(text: str, p: FineWebQualityParams) -> str | None:
     chars = len(text) - text.count("\n")
     if chars and duplicates(lines)[1] / chars > p.char_duplicates_ratio:
         return "char_dup_ratio"
-    n_words = len(words(text))
+    n_words = len(words(text, language))
     if not n_words or text.count("\n") / n_words > p.new_line_ratio:
         return "list_ratio"
     return None
 
 
-class FineWebQuality(TextRuleFilter[FineWebQualityParams]):
+class FineWebQuality(LanguageRules[FineWebQualityParams], TextRuleFilter[FineWebQualityParams]):
     """FineWeb's line-punctuation, short-line, duplicate-line and list rules."""
 
     Params = FineWebQualityParams
     rule = staticmethod(fineweb_quality_reason)
+
+    def reject(self, doc: Document) -> str | None:
+        lang = self.language_of(doc)
+        return fineweb_quality_reason(doc.text, self.params_for(lang), language=lang)

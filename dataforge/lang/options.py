@@ -1,0 +1,102 @@
+"""``language:`` and ``per_language:`` options for filters whose rules depend on the language.
+
+A params model that subclasses ``LanguageParams`` and sets ``STAGE`` gets:
+
+* ``language``: the language of documents that ``langid`` has not tagged
+  (``doc.meta['lang']`` wins when present); null = the English rules, unchanged;
+* ``per_language``: ``{zh: {min_doc_words: 30}, ja: {...}}``, options for one language,
+  validated like the stage's own (an unknown language code or option name is an error
+  at that key: ``stages[2].gopher_quality.per_language.zh.min_doc_wrds: unknown option``).
+
+``LanguageRules.params_for(lang)`` gives the stage's params for one language, built once per
+language and stage: see ``defaults.py`` for the precedence.
+"""
+
+from __future__ import annotations
+
+import sys
+from copy import copy
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import AfterValidator, ConfigDict, Field, create_model
+
+from ..document import Document
+from ..stage import FilterParams
+from .codes import check_code
+from .defaults import language_defaults
+
+#: a language code in a params model: normalised to the project's code, or a located error
+LanguageCode = Annotated[str, AfterValidator(check_code)]
+_OWN = ("language", "per_language", "sample_rejected")
+
+
+class LanguageParams(FilterParams):
+    """Base of the params of a filter with per-language defaults (subclasses set ``STAGE``)."""
+
+    STAGE: ClassVar[str] = ""
+    Overrides: ClassVar[type[FilterParams]]
+
+    # language of documents without meta['lang'] (set by langid); null = English rules
+    language: LanguageCode | None = None
+    # options for one language, e.g. {zh: {min_doc_words: 30}}; they win over the language's defaults
+    per_language: dict[LanguageCode, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Give the subclass a model of its own options, all optional, for ``per_language``."""
+        super().__pydantic_init_subclass__(**kwargs)
+        fields: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            if name in _OWN:
+                continue
+            opt = copy(info)
+            opt.default, opt.default_factory = None, None
+            fields[name] = (info.annotation | None, opt)
+        name = f"{cls.__name__}Overrides"
+        over = create_model(name, __config__=ConfigDict(extra="forbid", frozen=True), __module__=cls.__module__,
+                            **fields)
+        setattr(sys.modules[cls.__module__], name, over)  # picklable by name, like any class
+        cls.Overrides = over
+        per = copy(cls.model_fields["per_language"])
+        per.annotation = dict[LanguageCode, over]  # type: ignore[valid-type]
+        cls.model_fields["per_language"] = per
+        cls.model_rebuild(force=True)
+
+
+P = TypeVar("P", bound=LanguageParams)
+
+
+def for_language(params: P, language: str | None) -> P:
+    """``params`` as they apply to documents in ``language`` (see ``defaults.py``)."""
+    if language is None:
+        return params
+    table = language_defaults(params.STAGE, language)
+    override = params.per_language.get(language)
+    if not table and override is None:
+        return params
+    values = params.model_dump()
+    for option, (value, _source) in table.items():
+        if option not in params.model_fields_set:
+            values[option] = value
+    if override is not None:
+        for option in override.model_fields_set:
+            values[option] = getattr(override, option)
+    values["per_language"] = {}
+    return type(params).model_validate(values)
+
+
+class LanguageRules(Generic[P]):
+    """Mixin for a filter with ``LanguageParams``: which language a document is in, and
+    the params for it (built once per language)."""
+
+    params: P
+
+    def language_of(self, doc: Document) -> str | None:
+        lang = doc.meta.get("lang")
+        return lang if isinstance(lang, str) and lang else self.params.language
+
+    def params_for(self, language: str | None) -> P:
+        cache: dict[str | None, P] = self.__dict__.setdefault("_by_language", {})
+        if language not in cache:
+            cache[language] = for_language(self.params, language)
+        return cache[language]
