@@ -78,3 +78,24 @@ def test_fast_permutations_are_canonical_where_one_fold_leaves_p_or_more() -> No
     want = [min((int(x) * int(aa) + int(bb)) % p for x in h) for aa, bb in zip(perms.a, perms.b)]
     got = signatures([h, h[1:]], perms)
     assert got[0].tolist() == want and got[0, 0] == 0 and got[1, 0] == 1
+
+
+def test_unspaced_scripts_are_segmented_into_words_for_shingles() -> None:
+    """Chinese and Japanese text is cut into words (a whole unspaced run was one 'word',
+    so a 5-gram shingle spanned whole paragraphs and near-duplicates shared none)."""
+    from dataforge.dedup.normalize import normalized_text, unspaced_language
+
+    zh = "我们在北京大学学习自然语言处理。"
+    assert [w.decode() for w in words(zh, Normalize())] == ["我们", "在", "北京大学", "学习", "自然语言", "处理"]
+    assert [w.decode() for w in words("東京都に住んでいます。", Normalize())] == ["東京", "都", "に", "住ん", "で", "い", "ます"]
+    assert unspaced_language(zh) == "zh" and unspaced_language("東京都に住んでいます") == "ja"
+    # English with a few Han characters, and Korean (spaced), are split on whitespace as before
+    assert unspaced_language("The word 北京 means Beijing in Chinese, a city of 21 million.") is None
+    assert words("저는 학생입니다.", Normalize()) == [w.encode() for w in ("저는", "학생입니다")]
+    # a near-duplicate (one clause changed) now shares most 5-word shingles
+    a = zh * 3 + "今天天气很好，我们去公园散步。"
+    b = zh * 3 + "今天天气不好，我们在家看书。"
+    sa, sb = set(shingles(words(a, Normalize()), 5)), set(shingles(words(b, Normalize()), 5))
+    assert len(sa & sb) / len(sa | sb) > 0.4
+    # exact dedup compares whole texts, unsegmented
+    assert normalized_text(zh, Normalize()) == "我们在北京大学学习自然语言处理".encode()

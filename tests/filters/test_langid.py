@@ -82,3 +82,41 @@ def test_bad_model_path_is_a_config_error(make_stage) -> None:  # type: ignore[n
 
     with pytest.raises(ConfigError, match="not found"):
         run(make_stage("langid", model="/nonexistent/lid.ftz"), GOOD)
+
+
+def test_glotlid_format_model_labels_map_to_project_codes(tmp_path: Path, data_dir: Path, make_stage) -> None:  # type: ignore[no-untyped-def]
+    """Any fastText model by path: one with GlotLID's labels (ISO 639-3 + script) gives
+    lid.176-style codes in meta['lang'], the script in meta['lang_script']."""
+    from dataforge.filters.fasttext_model import fasttext_module
+
+    ml = data_dir / "multilingual"
+    zh = [s for s in (ml / "clue-zh-100.txt").read_text(encoding="utf-8").splitlines() if s.strip()][:40]
+    ja = [json.loads(s)["text"] for s in (ml / "fineweb2-ja-50.jsonl").read_text(encoding="utf-8").splitlines()][:40]
+    en = (data_dir / "wiki" / "wiki_demo.txt").read_text(encoding="utf-8").splitlines()[:30]
+    train = tmp_path / "train.txt"
+    with open(train, "w", encoding="utf-8") as fh:
+        for label, texts in (("cmn_Hani", zh), ("jpn_Jpan", ja), ("eng_Latn", en)):
+            for t in texts:
+                fh.write(f"__label__{label} {' '.join(t.split())[:2000]}\n")
+    model = fasttext_module().train_supervised(input=str(train), minn=1, maxn=3, dim=16, epoch=25, lr=1.0, thread=1,
+                                               seed=1, verbose=0)
+    path = tmp_path / "glot.bin"
+    model.save_model(str(path))
+    stage = make_stage("langid", model=str(path), languages=["cmn_Hani", "ja"], min_score=0.5)
+    assert stage.params.languages == ["zh", "ja"]
+    out = run(stage, UDHR["zh"], UDHR["ja"], GOOD)
+    assert [(d.meta["lang"], d.meta["lang_script"]) for d in out] == [("zh", "Hani"), ("ja", "Jpan")]
+    assert stage.ctx.stats.get(stage.label, "dropped.wrong_language") == 1  # English, labelled en
+
+
+def test_labels_of_one_language_in_two_scripts_add_up() -> None:
+    from dataforge.filters.langid import label_scores
+
+    scores, scripts = label_scores(["__label__zho_Hans", "__label__zho_Hant", "__label__jpn_Jpan"], [0.5, 0.3, 0.2])
+    assert scores == {"zh": 0.8, "ja": 0.2} and scripts == {"zh": "Hans", "ja": "Jpan"}
+    assert label_scores(["__label__de"], [0.9]) == ({"de": 0.9}, {})
+
+
+def test_unknown_language_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown language code 'english'"):
+        LangIdParams(languages=["english"])
