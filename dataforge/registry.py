@@ -28,9 +28,12 @@ STAGES: dict[str, str] = {
     "pii": "dataforge.filters.pii:Pii",
     "code_quality": "dataforge.filters.code_quality:CodeQuality",  # issue 15
     "quality_classifier": "dataforge.filters.quality:QualityClassifier",
+    "perplexity": "dataforge.filters.perplexity:Perplexity",  # issue 15
     # barriers (issue 4)
     "exact_dedup": "dataforge.dedup.exact:ExactDedup",
     "minhash_dedup": "dataforge.dedup.minhash:MinhashDedup",
+    "paragraph_dedup": "dataforge.dedup.paragraph:ParagraphDedup",  # issue 15
+    "sentence_dedup": "dataforge.dedup.paragraph:SentenceDedup",  # issue 15
     # terminal steps, handled by the runner's final phase
     "mix": "dataforge.mix:Mix",
     "tokenize": "dataforge.tokenize.stage:Tokenize",

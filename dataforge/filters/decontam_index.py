@@ -85,7 +85,7 @@ class Reference(Params):
         return v
 
 
-def _normalized(text: str) -> str:
+def simplified(text: str) -> str:
     """The words of ``text`` joined by single spaces (see the module docstring)."""
     joined = " ".join(_WORD.findall(text.lower()))
     if not joined.isascii():
@@ -97,13 +97,13 @@ def _normalized(text: str) -> str:
 
 def normalized_words(text: str) -> list[str]:
     """The words n-grams are made of."""
-    joined = _normalized(text)
+    joined = simplified(text)
     return joined.split(" ") if joined else []
 
 
 def text_word_hashes(text: str) -> np.ndarray:
     """``word_hashes(normalized_words(text))`` without the intermediate list of str."""
-    joined = _normalized(text)
+    joined = simplified(text)
     if not joined:
         return np.empty(0, dtype=np.uint64)
     raw = joined.encode("utf-8", "surrogatepass").split(b" ")
