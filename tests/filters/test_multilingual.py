@@ -127,3 +127,24 @@ def test_defaults_table_names_a_source_for_every_value() -> None:
         for lang, options in defaults_table(stage).items():
             assert options and all(o["source"] for o in options.values()), (stage, lang)
     assert language_defaults("gopher_quality", "en") == {} and defaults_table("pii") == {}
+
+
+def test_derive_moves_english_thresholds_by_quantile_and_finds_stop_words(data_dir: Path) -> None:
+    from dataforge.lang.derive import _quantile_map, derive, per_language_block
+
+    import numpy as np
+
+    en = [t for k, t in bundled_docs(data_dir) if k.startswith("quality/")][:150]
+    da = bundled(data_dir, "da")
+    cfg = derive(da, en, language="da")
+    assert {"og", "i", "af", "er", "til"} <= set(cfg["stopwords"])
+    assert "the" not in cfg["stopwords"]
+    assert [n for n, _ in cfg["top_n_grams"]] == [2, 3, 4] and 0 < cfg["max_non_alpha_words_ratio"] <= 1
+    # English onto itself keeps each threshold's quantile: the same share of documents is cut
+    same = derive(en, en, language="en")
+    assert {"the", "and", "of"} <= set(same["stopwords"])
+    a, b = np.array([0.1, 0.2, 0.3, 0.4]), np.array([1.0, 2.0, 3.0, 4.0])
+    assert _quantile_map(a, b, 0.2) == 2.0 and _quantile_map(a, a, 0.3) == 0.3
+    block = per_language_block("da", cfg)
+    p = GopherQualityParams.model_validate(block["gopher_quality"])  # the printed block is valid options
+    assert for_language(p, "da").stop_words == cfg["stopwords"]
