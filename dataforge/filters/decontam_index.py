@@ -44,7 +44,7 @@ from ..errors import DataforgeError
 from ..io import fsync_dir, sha256_file
 from ..stage import Params
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 # odd 64-bit multiplier of the polynomial n-gram key (any odd constant; this is 2^64 / golden ratio)
 _P = np.uint64(0x9E3779B97F4A7C15)
 _WORD = re.compile(r"[^\W_]+")
@@ -229,16 +229,22 @@ def lengths_for(ngram: int, min_ngram: int) -> list[int]:
 def item_keys(segs: list[str], ngram: int, min_ngram: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """An item's keys as (length, keys, keys of their first ``min_ngram`` words): every
     ``ngram``-gram of each segment; a segment with fewer words but at least ``min_ngram``
-    is one key of its own length; shorter segments give none."""
+    is one key of its own length; shorter segments give none.
+
+    N-grams that are mostly numbers (more than half their words are digit runs) are left
+    out: a reference item holding a list of numbers otherwise matches every page with a
+    table (our choice; 2 of 1,000 clean web documents in bench_operators.py did)."""
     for seg in segs:
-        wh = text_word_hashes(seg)
-        n = len(wh)
+        ws = normalized_words(seg)
+        n = len(ws)
         length = ngram if n >= ngram else n
         if n < min_ngram:
             continue
-        got = dict(ngram_keys(wh, sorted({min_ngram, length})))
+        got = dict(ngram_keys(word_hashes(ws), sorted({min_ngram, length})))
         keys = got[length]
-        yield length, keys.copy(), got[min_ngram][: len(keys)].copy()
+        numeric = np.cumsum([0] + [w == "0" for w in ws])
+        wordy = (numeric[length:] - numeric[:-length])[: len(keys)] * 2 <= length
+        yield length, keys[wordy].copy(), got[min_ngram][: len(keys)][wordy].copy()
 
 
 def digest(refs: list[Reference], ngram: int, min_ngram: int) -> str:

@@ -213,3 +213,12 @@ def test_options_are_checked() -> None:
         DecontaminateParams(references=[{**ARC_REF, "fields": ["a[b"]}])
     with pytest.raises(ValidationError):
         DecontaminateParams(references=[{**ARC_REF, "name": "has space"}])
+
+
+def test_number_lists_in_references_do_not_match_tables(tmp_path: Path) -> None:
+    """An item holding a list of numbers would otherwise match any page with 13 numbers in a row."""
+    ref = tmp_path / "nums.jsonl"
+    ref.write_text(json.dumps({"q": "Sort these: " + " ".join(str(i) for i in range(40, 80))}) + "\n")
+    stage = make(tmp_path, references=[{"name": "n", "path": str(ref)}])
+    table = "Prices: " + " ".join(str(i * 7) for i in range(30)) + " and more words after the table."
+    assert flagged(stage, [table]) == [False]
