@@ -267,6 +267,8 @@ def build(folder: Path, refs: list[Reference], ngram: int, min_ngram: int) -> No
             items.append([item.benchmark, item.id])
             got = False
             for n, keys, prefix in item_keys(item.segments, ngram, min_ngram):
+                if not len(keys):
+                    continue
                 prefixes.append(prefix)
                 ks, its = per_len.setdefault(n, ([], []))
                 ks.append(keys)
@@ -280,7 +282,8 @@ def build(folder: Path, refs: list[Reference], ngram: int, min_ngram: int) -> No
         k, it = np.concatenate(ks), np.concatenate(its)
         order = np.lexsort((it, k))
         k, it = k[order], it[order]
-        first = np.r_[True, k[1:] != k[:-1]]  # one entry per key: the first item that has it
+        first = np.ones(len(k), dtype=bool)
+        first[1:] = k[1:] != k[:-1]  # one entry per key: the first item that has it
         np.save(folder / f"keys_{n:02d}.npy", k[first])
         np.save(folder / f"items_{n:02d}.npy", it[first])
         lengths.append(n)

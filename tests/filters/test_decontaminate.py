@@ -222,3 +222,4 @@ def test_number_lists_in_references_do_not_match_tables(tmp_path: Path) -> None:
     stage = make(tmp_path, references=[{"name": "n", "path": str(ref)}])
     table = "Prices: " + " ".join(str(i * 7) for i in range(30)) + " and more words after the table."
     assert flagged(stage, [table]) == [False]
+    assert stage.index.unindexed == {"n": 1}  # nothing of it was indexable
