@@ -56,6 +56,20 @@ class LockedError(DataforgeError):
     exit_code = 3
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT (cron, systemd, Kubernetes, Slurm, Ctrl-C): the run stops its
+    workers, releases its lock and exits with 128 + the signal number; a rerun resumes.
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}; nothing unfinished was marked done "
+                         "(rerun the same command to resume)")
+
+
 class OutputError(DataforgeError):
     """The output cannot be written (read-only, disk full). Fatal; nothing partial is left looking complete."""
 

@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import click
 from rich.console import Console
 
-from ..errors import ConfigError, DataforgeError
+from ..errors import ConfigError, DataforgeError, Interrupted
 from .terminal import cell
 
 #: exit codes, the same for every command (README: "Exit codes"): 0 done, 1 failed, 2 bad input or
@@ -55,6 +55,9 @@ def fail(exc: BaseException, *, subject: str | None = None) -> NoReturn:
     if isinstance(exc, DataforgeError):
         err_console().print(f"[bold red]error:[/] {cell(exc)}")
         sys.exit(exc.exit_code)
+    if isinstance(exc, Interrupted):
+        err_console().print(f"[bold yellow]{cell(exc)}[/]")
+        sys.exit(exc.exit_code)
     if isinstance(exc, OSError):  # disk full, read-only or vanished output: say which file and why
         where = exc.filename or ""
         err_console().print(f"[bold red]error:[/] {cell(where)}{': ' if where else ''}{cell(exc.strerror or exc)}; "
@@ -70,7 +73,7 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (DataforgeError, OSError) as exc:
+        except (DataforgeError, OSError, Interrupted) as exc:
             fail(exc)
 
     return cast(F, wrapper)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import PipelineConfig, load_pipeline
-from ..errors import ConfigError, DataforgeError
+from ..errors import ConfigError, DataforgeError, Interrupted
 from ..stats import Stats, stage_order
 from .common import EXIT_CONFIG, EXIT_NOTHING, err_console as _err, fail, out_console as _out
 from .terminal import cell
@@ -79,7 +79,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     try:
         with progress:
             result = run_pipeline(cfg, workers=workers, on_event=progress.event)
-    except (DataforgeError, OSError) as exc:
+    except (DataforgeError, OSError, Interrupted) as exc:
         fail(exc)
     out = _out()
     if result.nothing_to_do:

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PipelineConfig, StageSpec
+from ..dedup.runs import SignatureFileError
+from ..errors import Interrupted
 from ..io import atomic_write_text, remove_partial_writes
+from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
 from ..stage import ReduceContext, RunInfo, safe_name
 from ..stats import Stats
 from .executor import make_executor
 from .finalize import finalize_tokens, train_run_tokenizer
 from .plan import Phase, Plan, append_plan, make_plan
 from .remote import publish
-from ..dedup.runs import SignatureFileError
-from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
+from .signals import stop_on_signals
 from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
 from .task import STATS_FILE, TaskJob, attach_run_log, run_task
 
@@ -84,15 +86,19 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
         with _RunLog(out) as run_log:
             log.info("run %s: config %s, %d tasks, output %s", config.name, plan.config_hash, len(plan.tasks), out)
             executor = make_executor(config.executor, workers=workers)
+            aborted = True
             try:
-                result = _run(plan, executor, on_event, t0, log_file=run_log.path)
+                with stop_on_signals():
+                    result = _run(plan, executor, on_event, t0, log_file=run_log.path)
+                aborted = False
             except BaseException as exc:
+                status = "interrupted" if isinstance(exc, (Interrupted, KeyboardInterrupt)) else "failed"
                 with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
-                    run_log.summary({"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                    run_log.summary({"status": status, "error": f"{type(exc).__name__}: {exc}",
                                      "seconds": round(time.perf_counter() - t0, 3)})
                 raise
             finally:
-                executor.close()
+                executor.close(abort=aborted)
             if config.publish_url:
                 on_event("reduce_start", title=f"publish to {config.publish_url}")
                 publish(out, config.publish_url)

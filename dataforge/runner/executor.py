@@ -6,10 +6,12 @@ order, so the output never depends on which worker finished first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +58,9 @@ def _watch_driver(pid: int) -> None:
 
 
 def _worker_init(level: int, driver_pid: int | None = None) -> None:
+    # Ctrl-C reaches the whole process group: the driver decides (it stops the workers);
+    # SIGTERM from the driver (abort) ends a worker at once, as by default
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if driver_pid is not None:
         threading.Thread(target=_watch_driver, args=(driver_pid,), daemon=True, name="driver-watch").start()
     handler = logging.StreamHandler()
@@ -139,10 +144,17 @@ class LocalExecutor:
         raise TaskFailed(f"task {i}: its worker process died {self.max_retries + 1} times running alone "
                          "(out of memory or killed?)")
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def close(self, *, abort: bool = False) -> None:
+        """Shut the pool down; with ``abort`` (an interrupted run) stop the workers now
+        instead of waiting for their tasks (an unfinished task is never marked done)."""
+        if self._pool is None:
+            return
+        if abort:
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
 
 
 def make_executor(cfg: ExecutorConfig, *, workers: int | None = None) -> Any:

@@ -83,7 +83,7 @@ class RayExecutor:
             raise
         return results
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
         if self._started:
             self._ray.shutdown()
             self._started = False

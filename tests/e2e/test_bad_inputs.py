@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
@@ -35,8 +36,9 @@ def make_inputs(root: Path, data_dir: Path) -> dict[str, str]:
     latin1 = (body + "</p></body></html>").encode("latin-1")
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + latin1
     (d["enc"] / "wrong-charset.warc").write_bytes(_warc_record("http://example.com/cafe", http))
-    table = pq.read_table(data_dir / "web" / "fineweb-sample.parquet").drop(["text"])
-    pq.write_table(table, d["pq"] / "no-text.parquet")
+    table = pq.read_table(data_dir / "web" / "fineweb-sample.parquet")
+    table = table.set_column(table.schema.get_field_index("text"), "text", pa.array(range(len(table))))
+    pq.write_table(table, d["pq"] / "int-text.parquet")  # a text column of the wrong type: skipped
     lines = c4[:30] + [b'{"text": "broken\n', b'{"text": "bad utf8 \xff\xfe here"}\n', b"[1, 2]\n", b"\n"]
     (d["jsonl"] / "mixed.jsonl").write_bytes(b"".join(lines))
     alice = (data_dir / "books" / "alice.txt").read_text(encoding="utf-8")
@@ -83,9 +85,22 @@ stages:
     assert ok["empty"] == ok["empty_text"] == 0
     log = next((tmp_path / "out" / "logs").glob("run-*.log")).read_text()
     assert f"{inputs['jsonl']}/mixed.jsonl:31: skipped" in log
-    assert f"{inputs['warc']}/corrupt.warc:" in log and f"{inputs['pq']}/no-text.parquet" in log
+    assert f"{inputs['warc']}/corrupt.warc:" in log and f"{inputs['pq']}/int-text.parquet" in log
     import zstandard
 
     kept = next((tmp_path / "out" / "documents" / "enc").iterdir()).read_bytes()
     text = json.loads(zstandard.ZstdDecompressor().decompressobj().decompress(kept).decode())["text"]
     assert "cr\u00e8me" in text  # latin-1 bytes under a utf-8 label still decode to the right text
+
+
+def test_a_wrong_text_field_stops_the_run_with_the_fields_present(tmp_path: Path, data_dir: Path) -> None:
+    """Not a bad record but a bad pipeline file: refused (exit 2) with 'did you mean'."""
+    table = pq.read_table(data_dir / "web" / "fineweb-sample.parquet")
+    pq.write_table(table.rename_columns(["txt" if c == "text" else c for c in table.column_names]),
+                   tmp_path / "renamed.parquet")
+    p = tmp_path / "p.yaml"
+    p.write_text(f"output: {tmp_path / 'out'}\ninputs:\n  web: {{reader: parquet, paths: {tmp_path}/renamed.parquet}}\n"
+                 "stages:\n  - write: {}\n")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 2, r.output
+    assert "text_column 'text'" in r.output and "did you mean 'txt'" in r.output
