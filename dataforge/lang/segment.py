@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -54,6 +54,8 @@ _SPACED_SENTENCE = re.compile(rf"(?<=[.?!{_CJK_END}])[{re.escape(_CLOSERS)}]*\s+
 _MAX_CHUNK_BYTES = 40_000
 # Kiwi stalls on very long digit runs (datatrove removes runs of 20+ digits/commas first)
 _LONG_NUMBER = re.compile(r"[0-9,]{20,}")
+# lines whose words each segmenter keeps (a few pages' worth)
+_LINE_CACHE = 4096
 
 
 class SegmenterMissing(DataforgeError):
@@ -63,12 +65,29 @@ class SegmenterMissing(DataforgeError):
 @dataclass(frozen=True)
 class Segmenter:
     """One language's word splitter (``words``: tokens, punctuation included, no
-    whitespace) and sentence splitter."""
+    whitespace) and sentence splitter.
+
+    Text is segmented line by line (no word spans a newline), and the last lines seen are
+    cached: C4 asks for each line's words after the other filters asked for the whole
+    document's, and gets them without a second dictionary pass."""
 
     language: str
     package: str
-    words: Callable[[str], list[str]]
+    split: Callable[[str], list[str]]
     sentences: Callable[[str], list[str]]
+    _lines: Callable[[str], tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        split = self.split
+        object.__setattr__(self, "_lines", lru_cache(maxsize=_LINE_CACHE)(lambda line: tuple(split(line))))
+
+    def words(self, text: str) -> list[str]:
+        out: list[str] = []
+        for line in text.split("\n"):
+            line = line.strip()
+            if line:
+                out += self._lines(line)
+        return out
 
 
 def has_segmenter(language: str | None) -> bool:
