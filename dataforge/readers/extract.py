@@ -1,6 +1,8 @@
 """HTML -> text, shared by the WARC reader and the ``extract_html`` stage.
 
-One :class:`HtmlExtractor` per reader/stage instance. ``extract(html)`` returns an
+Extractors: ``fast`` (default: resiliparse's main-content pass plus dataforge's boilerplate
+rules, :mod:`.extract_fast`), ``resiliparse`` (its main-content pass alone, exactly as DCLM
+uses it) and ``trafilatura``. One :class:`HtmlExtractor` per reader/stage instance. ``extract(html)`` returns an
 :class:`Extraction`: the text, or the short reason it produced none (``empty_extraction``,
 ``extract_timeout``, ``extract_error``, ``extract_crash``), so callers count drops the
 same way.
@@ -29,21 +31,25 @@ from pydantic import Field
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 
 from ..stage import Params
+from .extract_rules import ALL_GROUPS, BoilerplateGroup
 from .sandbox import ExtractSandbox, SandboxCrash, SandboxTimeout, run_extractor
 
 log = logging.getLogger(__name__)
 
-Extractor = Literal["resiliparse", "trafilatura"]
+Extractor = Literal["fast", "resiliparse", "trafilatura"]
 
 
 class ExtractOptions(Params):
     """Extraction options, shared by the ``warc`` reader and the ``extract_html`` stage."""
 
-    # resiliparse: fast (C++), DCLM's choice (Li et al. 2024, "DataComp-LM", sec. 3.4);
-    # trafilatura: slower, more precise main-text extraction (FineWeb, Penedo et al. 2024).
-    extractor: Extractor = "resiliparse"
+    # fast: resiliparse + dataforge's boilerplate rules (extract_rules.py), more precise
+    # than resiliparse alone at a fraction of trafilatura's cost (benchmarks/results/
+    # extract.md). resiliparse: C++, DCLM's choice exactly (Li et al. 2024, "DataComp-LM",
+    # sec. 3.4). trafilatura: FineWeb's (Penedo et al. 2024).
+    extractor: Extractor = "fast"
     # keep the main content only (drop navigation, footers): resiliparse's
-    # extract_plain_text(main_content=True), as DCLM uses it.
+    # extract_plain_text(main_content=True), as DCLM uses it. False: all visible text
+    # (fast and resiliparse alike; fast's rules are main-content rules).
     main_content: bool = True
     # seconds per document before the page is dropped as extract_timeout (a task must
     # not hang on one pathological page; datatrove's extractors use a per-doc timeout too).
@@ -56,6 +62,24 @@ class ExtractOptions(Params):
     # SIGALRM -- a little cheaper, but a long C call (resiliparse on deeply nested
     # HTML) cannot be stopped.
     isolation: Literal["process", "inline"] = "process"
+    # fast only: elements whose class/id names one of these roles are dropped (word lists
+    # in extract_rules.VOCABULARY, from Readability's and trafilatura's boilerplate
+    # patterns); [] drops none. Dropping "comments" also turns on resiliparse's own rule.
+    drop_boilerplate: tuple[BoilerplateGroup, ...] = ALL_GROUPS
+    # fast only: keep only the content root, the deepest element holding root_share of
+    # the page's paragraph text (after Readability's paragraph scoring).
+    content_root: bool = True
+    # fast only: ours, chosen on the benchmark's development half (0.7 lost 2 points of
+    # recall, 0.9 kept more sidebar text); 1.0 = the element holding all paragraphs.
+    root_share: float = Field(default=0.8, gt=0, le=1)
+    # fast only: shorter <p> do not count toward the root (Readability scores only
+    # paragraphs of 25+ characters).
+    min_paragraph_chars: int = Field(default=25, ge=1, le=100_000)
+    # fast only: a block (p, li, h2-h6, dd, dt) whose anchor text is more than this share
+    # of its text is dropped (link density: Kohlschuetter et al. 2010; jusText calls a block
+    # with more than 0.2 bad). Ours is 0.8, blocks that are almost all links, chosen on the
+    # development half (0.33 and 0.5 cost more recall than they gained). 1.0: off.
+    max_link_density: float = Field(default=0.8, ge=0, le=1)
 
 
 class ExtractTimeout(BaseException):
@@ -97,16 +121,33 @@ def time_limit(seconds: float) -> Iterator[bool]:
             signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
+def extractor_kwargs(options: ExtractOptions) -> dict[str, Any]:
+    """Keyword arguments of :func:`.sandbox.run_extractor` for these options.
+
+    JSON-serialisable: the sandbox child receives them as JSON.
+    """
+    kwargs: dict[str, Any] = {
+        "extractor": options.extractor,
+        "main_content": options.main_content,
+        "favour_precision": options.favour_precision,
+    }
+    if options.extractor == "fast":
+        kwargs["fast"] = {
+            "drop": list(options.drop_boilerplate),
+            "content_root": options.content_root,
+            "root_share": options.root_share,
+            "min_paragraph_chars": options.min_paragraph_chars,
+            "max_link_density": options.max_link_density,
+        }
+    return kwargs
+
+
 class HtmlExtractor:
     """Turns one HTML page (str) into plain text with the configured extractor."""
 
     def __init__(self, options: ExtractOptions) -> None:
         self.options = options
-        self._kwargs = {
-            "extractor": options.extractor,
-            "main_content": options.main_content,
-            "favour_precision": options.favour_precision,
-        }
+        self._kwargs = extractor_kwargs(options)
         self._sandbox = ExtractSandbox(self._kwargs) if options.isolation == "process" else None
         self._warned_no_signal = False
 

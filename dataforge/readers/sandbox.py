@@ -16,6 +16,7 @@ This module imports only the standard library at the top, so the child starts fa
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -25,16 +26,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any, BinaryIO, cast
 
 _LEN = struct.Struct(">I")
 _OK, _ERROR, _READY = 0, 1, 2
 #: seconds a new child may take to import its extractor and say it is ready
 _START_TIMEOUT = 120.0
+#: what the child calls per page, as "module:function" with run_extractor's signature
+#: (tests point it at an extractor that never returns, to exercise the kill path)
+EXTRACT_FUNCTION = "dataforge.readers.sandbox:run_extractor"
 
 
-def run_extractor(html: str, *, extractor: str, main_content: bool, favour_precision: bool) -> str | None:
-    """The extraction itself (no time limit here); used in-process and in the child."""
+def run_extractor(
+    html: str, *, extractor: str, main_content: bool, favour_precision: bool, fast: dict[str, Any] | None = None
+) -> str | None:
+    """The extraction itself (no time limit here); used in-process and in the child.
+
+    ``fast`` holds the ``fast`` extractor's rule options (keyword arguments of
+    :func:`.extract_fast.extract_fast`).
+    """
+    if extractor == "fast":
+        from .extract_fast import extract_fast
+
+        return extract_fast(html, main_content=main_content, **(fast or {}))
     if extractor == "trafilatura":
         import trafilatura  # ~0.3 s to import; only inputs that ask for it pay
 
@@ -85,7 +100,7 @@ class ExtractSandbox:
         return text
 
     def _start(self) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "dataforge.readers.sandbox", json.dumps(self.options)]
+        cmd = [sys.executable, "-m", "dataforge.readers.sandbox", json.dumps(self.options), EXTRACT_FUNCTION]
         # the child must import this very package, installed or not
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
@@ -158,7 +173,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(options: dict[str, Any]) -> None:
+def _resolve(function: str) -> Callable[..., str | None]:
+    """ "module:function" -> the function (run_extractor of this very module by default)."""
+    if function == EXTRACT_FUNCTION:
+        return run_extractor
+    module, _, name = function.partition(":")
+    found: Callable[..., str | None] = getattr(importlib.import_module(module), name)
+    return found
+
+
+def _child(options: dict[str, Any], function: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes us
     _die_with_parent()
     # the protocol gets a private copy of stdout; fd 1 goes to stderr, so anything an
@@ -166,7 +190,8 @@ def _child(options: dict[str, Any]) -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     inp = sys.stdin.buffer
-    run_extractor("<html></html>", **options)  # import the extractor before saying ready
+    extract = _resolve(function)
+    extract("<html></html>", **options)  # import the extractor before saying ready
     out.write(bytes([_READY]) + _LEN.pack(0))
     out.flush()
     while head := inp.read(_LEN.size):
@@ -174,7 +199,7 @@ def _child(options: dict[str, Any]) -> None:
             return
         html = inp.read(_LEN.unpack(head)[0]).decode("utf-8", errors="replace")
         try:
-            reply, status = (run_extractor(html, **options) or "").encode("utf-8", errors="replace"), _OK
+            reply, status = (extract(html, **options) or "").encode("utf-8", errors="replace"), _OK
         except Exception as exc:  # reported to the parent as extract_error
             reply, status = f"{type(exc).__name__}: {exc}".encode("utf-8", errors="replace"), _ERROR
         out.write(bytes([status]) + _LEN.pack(len(reply)) + reply)
@@ -182,4 +207,4 @@ def _child(options: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    _child(json.loads(sys.argv[1]))
+    _child(json.loads(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else EXTRACT_FUNCTION)

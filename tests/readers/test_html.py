@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dataforge.document import Document
+from dataforge.readers import sandbox
 from dataforge.readers.html import ExtractHtml
 from dataforge.readers.warc import WarcReader
 from dataforge.stage import RunInfo, TaskContext
@@ -46,15 +49,35 @@ def test_html_documents_become_text(tmp_path: Path, data_dir: Path) -> None:
     assert [d.text for d in out] == [d.text for d in from_warc]
 
 
-def test_timeouts_are_dropped_and_counted(tmp_path: Path) -> None:
-    deep = "<html><body>" + "<div>" * 20_000 + "x" + "</div>" * 20_000 + "</body></html>"
-    docs = [Document(id="deep", text=deep, source="web"),
+def never_ending_extractor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the sandbox child extract with a function that never returns on a marked page.
+
+    The real child process, pipe, time limit, kill and restart all run; only the page's
+    cost no longer depends on how fast this machine is (a pathological page's does).
+    """
+    (tmp_path / "never_ending.py").write_text(
+        "import time\n"
+        "from dataforge.readers.sandbox import run_extractor\n"
+        "def run(html, **options):\n"
+        "    while 'never-ending page' in html:\n"
+        "        time.sleep(60)\n"
+        "    return run_extractor(html, **options)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the child's import path (after the repo)
+    monkeypatch.setattr(sandbox, "EXTRACT_FUNCTION", "never_ending:run")
+
+
+def test_timeouts_are_dropped_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    never_ending_extractor(tmp_path, monkeypatch)
+    docs = [Document(id="stuck", text="<html><body><p>a never-ending page</p></body></html>", source="web"),
             Document(id="ok", text="<html><body><p>Plain words here.</p></body></html>", source="web")]
-    stage, stats = make_stage(tmp_path, extract_timeout=1.0)
+    # the limit only has to be longer than a tiny page takes on a loaded machine
+    stage, stats = make_stage(tmp_path, extract_timeout=3.0)
     out = list(stage.process(iter(docs)))
     stage.close()
-    assert [d.id for d in out] == ["ok"]
-    assert stats.get("0:extract_html", "dropped.extract_timeout") == 1
+    assert [d.id for d in out] == ["ok"]  # the killed child was replaced for the next page
+    assert out[0].text == "Plain words here."
+    assert stats.to_dict()["0:extract_html"]["web"] == {"dropped.extract_timeout": 1}
 
 
 def test_trafilatura_option(tmp_path: Path, data_dir: Path) -> None:
