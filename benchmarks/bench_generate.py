@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from bench_client_server import start_server_process  # noqa: E402
 from bench_novelty import write_section  # noqa: E402
 from dataforge.selfinstruct.client import ClientConfig  # noqa: E402
 from dataforge.selfinstruct.generate import (ALPACA_SAMPLING, GenerateSettings,  # noqa: E402
@@ -57,13 +58,8 @@ def _serve(latency: float, port: multiprocessing.Value) -> None:  # type: ignore
 
 
 def start_server(latency: float) -> tuple[multiprocessing.Process, str]:
-    """The fake endpoint in its own process, so it does not share the client's GIL."""
-    port = multiprocessing.Value("i", 0)
-    proc = multiprocessing.Process(target=_serve, args=(latency, port), daemon=True)
-    proc.start()
-    while not port.value:
-        time.sleep(0.01)
-    return proc, f"http://127.0.0.1:{port.value}/v1"
+    """The test suite's fake endpoint in its own process, so it does not share the client's GIL."""
+    return start_server_process(_serve, latency)
 
 
 def peer_sequential(url: str, requests: int) -> tuple[float, float]:

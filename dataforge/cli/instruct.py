@@ -1,22 +1,34 @@
-"""``dataforge self-instruct``, ``dedup-instructions``, ``tokenize-sft``: thin layers over ``dataforge.selfinstruct``."""
+"""Instruction-data commands (``self-instruct``, ``dedup-instructions``, ``tokenize-sft``, ...):
+thin layers over ``dataforge.selfinstruct``.
+
+Options shared by every command that talks to a model (``client_options``) have one
+name and one default each; every command that writes takes ``-o/--output``; a command
+stopped by a limit the user set (--max-cost, --max-requests) keeps what it made and
+exits 5.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..selfinstruct.client import ClientConfig
-from ..selfinstruct.generate import METHODS, GenerateSettings, run_generation
+from ..selfinstruct.generate import DEFAULT_SEED, METHODS, GenerateSettings, run_generation
+from ..selfinstruct.response import MAX_RESPONSE_BYTES
 from ..selfinstruct.rouge import ROUGE_THRESHOLD
 from ..selfinstruct.sft import ROWS_PER_SHARD, SEQ_LEN, SftSettings
 from ..selfinstruct.sft import tokenize_sft as run_tokenize_sft
-from .common import handle_errors
+from ..selfinstruct.transport import TRANSPORTS
+from .common import EXIT_LIMIT, echo, handle_errors
 
 _PATH = click.Path(path_type=Path)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
+_DEFAULTS = ClientConfig(model="")
 
 
 class _Redact(logging.Filter):
@@ -29,8 +41,95 @@ class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.getMessage()
         if self.secret in msg:
-            record.msg, record.args = msg.replace(self.secret, "***"), None
+            record.msg, record.args = msg.replace(self.secret, "[REDACTED]"), None
         return True
+
+
+def api_key_from_env() -> str | None:
+    """OPENAI_API_KEY, with every log handler told to redact it."""
+    api_key = os.environ.get("OPENAI_API_KEY") or None
+    if api_key:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_Redact(api_key))
+    return api_key
+
+
+def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The endpoint, concurrency, retry and budget options of every model-driven command."""
+    opts = [
+        click.option("--model", required=True, help="Model name as the endpoint knows it."),
+        click.option("--base-url", envvar="OPENAI_BASE_URL", default=None, show_default="env OPENAI_BASE_URL, else OpenAI",
+                     help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."),
+        click.option("--mode", type=click.Choice(["chat", "completions"]), default=_DEFAULTS.mode, show_default=True),
+        click.option("--concurrency", type=click.IntRange(min=1), default=_DEFAULTS.concurrency, show_default=True,
+                     help="Requests in flight."),
+        click.option("--rpm", type=click.IntRange(min=1), default=None, show_default="no limit",
+                     help="Requests-per-minute limit."),
+        click.option("--tpm", type=click.IntRange(min=1), default=None, show_default="no limit",
+                     help="Tokens-per-minute limit."),
+        click.option("--max-attempts", type=click.IntRange(min=1), default=_DEFAULTS.max_attempts, show_default=True,
+                     help="Attempts per request (first included) on 429, 5xx, timeouts and bad responses."),
+        click.option("--backoff", type=click.FloatRange(min=0), default=_DEFAULTS.backoff_base, show_default=True,
+                     help="First retry delay in seconds (doubled per attempt, jittered)."),
+        click.option("--timeout", type=click.FloatRange(min=0.01), default=_DEFAULTS.timeout, show_default=True,
+                     help="Seconds per attempt, wall clock, from sending to the last byte."),
+        click.option("--max-response-bytes", type=click.IntRange(min=1024), default=MAX_RESPONSE_BYTES,
+                     show_default=True, help="Larger answers are refused (a bad response) before they are cached."),
+        click.option("--transport", type=click.Choice(TRANSPORTS), default=_DEFAULTS.transport, show_default=True,
+                     help="http: pre-encoded requests through the SDK's HTTP client; sdk: the SDK builds each one."),
+        click.option("--max-cost", type=click.FloatRange(min=0), default=None, show_default="no limit",
+                     help="Stop (exit 5) before the estimated USD could pass this; in-flight requests count "
+                          "at their worst case."),
+        click.option("--max-requests", type=click.IntRange(min=0), default=None, show_default="no limit",
+                     help="Stop (exit 5) after this many requests (cached ones included)."),
+        click.option("--price", default=None, metavar="IN/OUT", show_default="from the price table",
+                     help="USD per 1M input/output tokens, e.g. 0.15/0.60 (a local model: 0/0)."),
+        click.option("--prices", type=_EXISTING, default=None, show_default="the packaged table",
+                     help="Price table JSON (USD per 1M tokens per model)."),
+        click.option("--cache", "cache_path", type=_PATH, default=None, show_default="OUTPUT.cache.sqlite",
+                     help="Request cache (SQLite)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def client_config(kw: dict[str, Any]) -> ClientConfig:
+    """Pop the ``client_options`` values out of a command's kwargs into a ClientConfig."""
+    return ClientConfig(model=kw.pop("model"), base_url=kw.pop("base_url"), mode=kw.pop("mode"),
+                        concurrency=kw.pop("concurrency"), rpm=kw.pop("rpm"), tpm=kw.pop("tpm"),
+                        max_attempts=kw.pop("max_attempts"), backoff_base=kw.pop("backoff"), timeout=kw.pop("timeout"),
+                        max_response_bytes=kw.pop("max_response_bytes"), transport=kw.pop("transport"),
+                        max_requests=kw.pop("max_requests"), max_cost=kw.pop("max_cost"))
+
+
+def report_client(summary: dict[str, Any]) -> None:
+    """The usage lines every model-driven command prints; exit 5 when a limit stopped it."""
+    usage = summary["usage"]
+    echo(f"requests {usage['requests']} ({usage['cached']} from cache, {usage['failed']} failed, "
+         f"{usage['retries']} retries); tokens {usage['prompt_tokens']} in / {usage['completion_tokens']} out")
+    if usage.get("bad_responses"):
+        echo("bad responses: " + ", ".join(f"{k} {v}" for k, v in sorted(usage["bad_responses"].items())))
+    if summary["estimated_cost_usd"] is not None:
+        echo(f"estimated cost ${summary['estimated_cost_usd']:.4f} (this run ${summary['estimated_cost_this_run_usd']:.4f}"
+             + (f"; up to ${summary['possibly_billed_unanswered_usd']:.4f} more for attempts that got no answer"
+                if summary.get("possibly_billed_unanswered_usd") else "") + ")")
+    if summary.get("stopped"):
+        echo(f"stopped: {summary['stopped']}")
+        click.get_current_context().exit(EXIT_LIMIT)
+
+
+def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for name, typ in reversed([("--temperature", float), ("--top-p", float), ("--max-tokens", click.IntRange(min=1)),
+                               ("--presence-penalty", float), ("--frequency-penalty", float)]):
+        fn = click.option(name, type=typ, default=None, show_default="the method's published value",
+                          help="Override the method's published sampling value.")(fn)
+    return fn
+
+
+def sampling_from(kw: dict[str, Any]) -> dict[str, Any]:
+    values = {k: kw.pop(k) for k in ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty")}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @click.command("self-instruct")
@@ -39,136 +138,121 @@ class _Redact(logging.Filter):
 @click.option("--seed-tasks", type=_PATH, required=True, help="Seed tasks JSONL (Self-Instruct format).")
 @click.option("--num-instructions", type=click.IntRange(min=1), required=True,
               help="Target: accepted instructions (alpaca: records; self-instruct: tasks, up to 5 instances each).")
-@click.option("--model", required=True, help="Model name as the endpoint knows it.")
-@click.option("--base-url", envvar="OPENAI_BASE_URL", default=None,
-              help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 [env OPENAI_BASE_URL; default OpenAI].")
-@click.option("--mode", type=click.Choice(["chat", "completions"]), default="chat", show_default=True)
-@click.option("--output", type=_PATH, required=True, help="Output .jsonl (appended as accepted) or .json.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Sampling of in-context examples.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--rpm", type=click.IntRange(min=1), default=None, help="Requests-per-minute limit.")
-@click.option("--tpm", type=click.IntRange(min=1), default=None, help="Tokens-per-minute limit.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=6, show_default=True)
-@click.option("--backoff", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="First retry delay in seconds (doubled per attempt, jittered).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=120.0, show_default=True,
-              help="Seconds per attempt.")
-@click.option("--max-cost", type=click.FloatRange(min=0), default=None, help="Stop cleanly at this estimated USD.")
-@click.option("--max-requests", type=click.IntRange(min=0), default=None, help="Stop cleanly after this many requests.")
-@click.option("--prices", type=_EXISTING, default=None, help="Price table JSON (USD per 1M tokens) to use instead of the packaged one.")
-@click.option("--cache", "cache_path", type=_PATH, default=None,
-              help="Request cache (SQLite) [default: beside the output, OUTPUT.cache.sqlite].")
-@click.option("--temperature", type=float, default=None, help="Override the method's published value.")
-@click.option("--top-p", type=float, default=None, help="Override the method's published value.")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Override the method's published value.")
-@click.option("--presence-penalty", type=float, default=None, help="Override the method's published value.")
-@click.option("--frequency-penalty", type=float, default=None, help="Override the method's published value.")
+@click.option("-o", "--output", type=_PATH, required=True, help="Output .jsonl (appended as accepted) or .json.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Sampling of in-context examples (42: bootstrap_instructions.py's random.seed(42)).")
+@client_options
+@sampling_options
 @click.option("--num-prompt-instructions", type=click.IntRange(min=1), default=None,
-              help="In-context examples per prompt [alpaca 3, self-instruct 8].")
+              show_default="alpaca 3, self-instruct 8", help="In-context examples per prompt.")
 @click.option("--request-batch-size", type=click.IntRange(min=1), default=5, show_default=True,
               help="Prompts built from one pool state (self-instruct: also its parallelism in step 1).")
 @click.option("--clf-seeds-only", is_flag=True, help="self-instruct: prompt with classification seeds only.")
 @click.option("--templates-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory with edited copies of the packaged prompt templates.")
+              show_default="the packaged templates", help="Directory with edited copies of the prompt templates.")
 @handle_errors
-def self_instruct(method: str, seed_tasks: Path, num_instructions: int, model: str, base_url: str | None, mode: str,
-                  output: Path, seed: int, concurrency: int, rpm: int | None, tpm: int | None, max_attempts: int,
-                  backoff: float, timeout: float, max_cost: float | None, max_requests: int | None,
-                  prices: Path | None, cache_path: Path | None, temperature: float | None, top_p: float | None,
-                  max_tokens: int | None, presence_penalty: float | None, frequency_penalty: float | None,
-                  num_prompt_instructions: int | None, request_batch_size: int, clf_seeds_only: bool,
-                  templates_dir: Path | None) -> None:
+def self_instruct(**kw: Any) -> None:
     """Generate instruction data through any OpenAI-compatible endpoint (OpenAI, vLLM,
     llama.cpp, Ollama), resumable and cost-accounted. The key comes from OPENAI_API_KEY.
 
     Rerunning the same command after a crash answers every earlier request from the
-    cache (paying for none twice) and rewrites the same output.
+    cache (paying for none twice) and rewrites the same output. Exit codes: 0 done,
+    1 failed (e.g. the endpoint kept answering badly), 2 bad options, 3 output locked,
+    5 stopped at --max-cost / --max-requests (what was accepted is kept).
 
     \b
     Example:
       dataforge self-instruct --method alpaca --seed-tasks data/instructions/seed_tasks.jsonl \\
-        --num-instructions 1000 --model gpt-4o-mini --output out/instructions.jsonl --max-cost 5
+        --num-instructions 1000 --model gpt-4o-mini -o out/instructions.jsonl --max-cost 5
     """
-    api_key = os.environ.get("OPENAI_API_KEY") or None
-    if api_key:
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_Redact(api_key))
-    sampling = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens,
-                                  "presence_penalty": presence_penalty,
-                                  "frequency_penalty": frequency_penalty}.items() if v is not None}
-    settings = GenerateSettings(method=method, num_instructions=num_instructions, seed=seed,
-                                num_prompt_instructions=num_prompt_instructions, request_batch_size=request_batch_size,
-                                sampling=sampling, clf_seeds_only=clf_seeds_only, templates_dir=templates_dir)
-    config = ClientConfig(model=model, base_url=base_url, mode=mode, concurrency=concurrency, rpm=rpm, tpm=tpm,
-                          max_attempts=max_attempts, backoff_base=backoff, timeout=timeout,
-                          max_requests=max_requests, max_cost=max_cost)
-    summary = run_generation(settings, config, seed_tasks=seed_tasks, output=output, api_key=api_key,
-                             cache_path=cache_path, prices_path=prices)
-    usage = summary["usage"]
-    click.echo(f"accepted {summary['accepted']}/{summary['target']} -> {output}")
-    click.echo(f"requests {usage['requests']} ({usage['cached']} from cache, {usage['failed']} failed, "
-               f"{usage['retries']} retries); tokens {usage['prompt_tokens']} in / {usage['completion_tokens']} out")
-    if summary["estimated_cost_usd"] is not None:
-        click.echo(f"estimated cost ${summary['estimated_cost_usd']:.4f} "
-                   f"(this run ${summary['estimated_cost_this_run_usd']:.4f})")
+    api_key = api_key_from_env()
+    config = client_config(kw)
+    settings = GenerateSettings(method=kw["method"], num_instructions=kw["num_instructions"], seed=kw["seed"],
+                                num_prompt_instructions=kw["num_prompt_instructions"],
+                                request_batch_size=kw["request_batch_size"], sampling=sampling_from(kw),
+                                clf_seeds_only=kw["clf_seeds_only"], templates_dir=kw["templates_dir"])
+    summary = run_generation(settings, config, seed_tasks=kw["seed_tasks"], output=kw["output"], api_key=api_key,
+                             cache_path=kw["cache_path"], prices_path=kw["prices"], price=kw["price"])
+    echo(f"accepted {summary['accepted']}/{summary['target']} -> {kw['output']}")
     rejected = {k.split(".", 1)[1]: v for k, v in summary["counts"].items() if k.startswith("rejected.") and v}
     if rejected:
-        click.echo("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
-    if summary["stopped"]:
-        click.echo(f"stopped: {summary['stopped']}")
+        echo("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    report_client(summary)
 
 
 @click.command("dedup-instructions")
 @click.argument("src", type=_EXISTING)
-@click.argument("dst", type=_PATH)
+@click.argument("dst", type=_PATH, required=False)
+@click.option("-o", "--output", type=_PATH, default=None, show_default="DST",
+              help="Output .json or .jsonl (or give it as DST).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=ROUGE_THRESHOLD, show_default=True,
               help="Drop an instruction whose ROUGE-L F1 with an earlier kept one is above this.")
-@click.option("--against", type=_EXISTING, multiple=True,
+@click.option("--against", type=_EXISTING, multiple=True, show_default="none",
               help="Also compare with the instructions of this file (e.g. the seed tasks); repeatable.")
-@click.option("--report", type=_PATH, default=None, help="JSONL of dropped instructions and what they matched.")
+@click.option("--report", type=_PATH, default=None, show_default="none",
+              help="JSONL of dropped instructions and what they matched.")
 @handle_errors
-def dedup_instructions(src: Path, dst: Path, threshold: float, against: tuple[Path, ...], report: Path | None) -> None:
+def dedup_instructions(src: Path, dst: Path | None, output: Path | None, threshold: float, against: tuple[Path, ...],
+                       report: Path | None) -> None:
     """Drop instructions too similar (ROUGE-L F1 > 0.7, decisions identical to rouge-score)
     to an earlier one, in file order. Reads and writes Alpaca JSON or JSONL.
 
     \b
     Example:
-      dataforge dedup-instructions alpaca_data.json alpaca_dedup.jsonl \\
+      dataforge dedup-instructions alpaca_data.json -o alpaca_dedup.jsonl \\
         --against data/instructions/seed_tasks.jsonl --report dropped.jsonl
     """
     from ..selfinstruct.dedup import dedup_file
 
-    counts = dedup_file(src, dst, threshold=threshold, against=list(against), report=report)
-    click.echo(f"read {counts['read']}, kept {counts['kept']}, dropped {counts['dropped']} -> {dst}")
+    target = _one_output(dst, output)
+    counts = dedup_file(src, target, threshold=threshold, against=list(against), report=report)
+    echo(f"read {counts['read']}, kept {counts['kept']}, dropped {counts['dropped']} -> {target}")
+
+
+def _one_output(positional: Path | None, option: Path | None) -> Path:
+    if positional is not None and option is not None and positional != option:
+        raise click.UsageError("give the output once: as DST or with -o/--output")
+    target = option or positional
+    if target is None:
+        raise click.UsageError("missing the output: -o/--output FILE")
+    return target
 
 
 @click.command("tokenize-sft")
 @click.argument("instructions", type=_EXISTING)
 @click.option("--tokenizer", type=_EXISTING, required=True, help="tokenizers JSON file (e.g. data/tokenizer.json).")
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output directory.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory (new, empty, or an earlier tokenize-sft output).")
 @click.option("--seq-len", type=click.IntRange(min=2), default=SEQ_LEN, show_default=True)
-@click.option("--template", type=_EXISTING, default=None,
-              help='Prompt template JSON {"prompt_input": ..., "prompt_no_input": ...} [default: Alpaca].')
+@click.option("--template", type=_EXISTING, default=None, show_default="Alpaca's PROMPT_DICT",
+              help='Prompt template JSON {"prompt_input": ..., "prompt_no_input": ...}.')
 @click.option("--overflow", type=click.Choice(["truncate", "drop"]), default="truncate", show_default=True,
               help="Too-long examples: cut the response to fit, or drop them.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--validation-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of examples (stable hash of --seed and position) in the validation split.")
+@click.option("--val-fraction", "val_fraction_alias", type=click.FloatRange(0, 1, max_open=True), default=None,
+              hidden=True)
+@click.option("--seed", type=int, default=SftSettings().seed, show_default=True, help="Seed of the validation split.")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=ROWS_PER_SHARD, show_default=True)
-@click.option("--eos-token", default="<|endoftext|>", show_default=True)
+@click.option("--eos-token", default=SftSettings().eos_token, show_default=True)
 @handle_errors
 def tokenize_sft(instructions: Path, tokenizer: Path, output: Path, seq_len: int, template: Path | None,
-                 overflow: str, val_fraction: float, rows_per_shard: int, eos_token: str) -> None:
+                 overflow: str, validation_fraction: float, val_fraction_alias: float | None, seed: int,
+                 rows_per_shard: int, eos_token: str) -> None:
     """Tokenize Alpaca-format examples into SFT shards: one example per row, a loss mask
-    over the response and its EOS only, plus tokenizer.json and manifest.json.
+    over the response and its EOS only, plus the tokenizer and manifest.json. A rerun
+    replaces the output atomically; a directory dataforge did not make is refused.
 
     \b
     Example:
       dataforge tokenize-sft out/instructions.jsonl --tokenizer data/tokenizer.json \\
-        --output out/sft --seq-len 512
+        -o out/sft --seq-len 512 --validation-fraction 0.05
     """
+    fraction = val_fraction_alias if val_fraction_alias is not None else validation_fraction
     settings = SftSettings(seq_len=seq_len, rows_per_shard=rows_per_shard, overflow=overflow,
-                           val_fraction=val_fraction, eos_token=eos_token)
+                           validation_fraction=fraction, seed=seed, eos_token=eos_token)
     manifest = run_tokenize_sft(instructions, tokenizer=tokenizer, output=output, settings=settings, template=template)
     c = manifest["counts"]
-    click.echo(f"{c.get('rows_train', 0)} train + {c.get('rows_val', 0)} val rows in {len(manifest['shards'])} "
-               f"shard(s); {c.get('truncated', 0)} truncated, {c.get('dropped_too_long', 0)} dropped -> {output}")
-
+    echo(f"{c.get('rows_train', 0)} train + {c.get('rows_validation', 0)} validation rows in "
+         f"{len(manifest['shards'])} shard(s); {c.get('truncated', 0)} truncated, "
+         f"{c.get('dropped_too_long', 0)} dropped -> {output}")

@@ -4,36 +4,45 @@ The published scripts retry forever (Alpaca ``utils.openai_completion``) or slee
 and return None after 3 tries (Self-Instruct ``gpt3_api.make_requests``). Here:
 
 * bounded concurrency (a semaphore), optional RPM/TPM limits (``limits.py``);
-* retries with exponential backoff and jitter on 429, 5xx, timeouts and dropped
-  connections, honouring ``Retry-After`` / ``retry-after-ms``; at most
+* ``timeout`` bounds each whole attempt by the wall clock (the HTTP library's timeout
+  is per read, so a server trickling a byte every half second would never time out);
+* retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped
+  connections and bad HTTP 200 bodies (``response.py``: HTML, broken JSON, no choices,
+  oversized, ... counted by kind), honouring ``Retry-After`` / ``retry-after-ms``; at most
   ``max_attempts`` attempts, then the request is logged and counted as failed;
-  ``max_consecutive_failures`` failed requests in a row stop the run (an unreachable
-  endpoint is a fatal error, not a retry storm);
+  ``max_consecutive_failures`` failed requests in a row stop the run (exit 1) with the
+  last failure's cause;
 * 401/403 stop at once; an unknown model (404) stops at once;
 * a context-length error shrinks ``max_tokens`` by 0.8, as both originals do;
-* every answer is cached (``cache.py``) before it is used; usage summed (``budget.py``);
-* the API key is handed to the SDK only: never logged, cached or written.
+* ``--max-cost`` and ``--max-requests`` never overshoot (``budget.Budget``);
+* every answer is cached (``cache.py``) before it is used; usage summed (``budget.Usage``);
+* the API key is handed to the transport only: never logged, cached or written, and
+  redacted from every answer and error message (a model or server may echo it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import logging
+import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import openai
-
 from ..errors import DataforgeError
-from .budget import Price, Usage
-from .cache import RequestCache, request_key
+from .budget import Budget, BudgetReached, Price, Usage, worst_case_tokens
+from .cache import RequestCache
 from .limits import RateLimiter
+from .response import MAX_RESPONSE_BYTES, BadResponse, Redactor, parse_completion
+from .transport import AttemptError, RequestBody, make_transport
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BudgetReached", "ClientConfig", "Completion", "EndpointError", "LLMClient"]
 
 CONTEXT_SHRINK = 0.8  # both originals: "Please reduce your prompt" -> max_tokens * 0.8
 _CONTEXT_MARKERS = ("please reduce your prompt", "maximum context length", "context_length_exceeded",
@@ -44,10 +53,6 @@ class EndpointError(DataforgeError):
     """The endpoint refuses this run (bad key, unknown model): fix the configuration."""
 
     exit_code = 2
-
-
-class BudgetReached(Exception):
-    """--max-requests or --max-cost reached: stop issuing requests (a clean stop)."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,12 @@ class ClientConfig:
     backoff_base: float = 1.0  # seconds; doubled per attempt, jittered
     backoff_max: float = 60.0
     retry_after_max: float = 300.0  # longest Retry-After honoured
-    timeout: float = 120.0  # seconds per attempt
+    timeout: float = 120.0  # seconds per attempt, wall clock, from sending to the last byte
     max_consecutive_failures: int = 5
     max_requests: int | None = None
     max_cost: float | None = None
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    transport: str = "http"  # "http" | "sdk" (transport.py)
 
 
 @dataclass
@@ -78,6 +85,15 @@ class Completion:
     cached: bool
 
 
+class _Failed(Exception):
+    """An attempt failed; ``billed_unknown`` when the provider may still have charged it."""
+
+    def __init__(self, description: str, *, retryable: bool, billed_unknown: bool,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.retryable, self.billed_unknown, self.headers = retryable, billed_unknown, headers or {}
+
+
 @dataclass
 class LLMClient:
     config: ClientConfig
@@ -88,19 +104,22 @@ class LLMClient:
     usage: Usage = field(default_factory=Usage)
 
     def __post_init__(self) -> None:
-        self._sdk = openai.AsyncOpenAI(api_key=self.api_key or "no-key", base_url=self.config.base_url,
-                                       max_retries=0, timeout=self.config.timeout)
-        self._sem = asyncio.Semaphore(self.config.concurrency)
-        self._limiter = RateLimiter(rpm=self.config.rpm, tpm=self.config.tpm)
+        cfg = self.config
+        self.redact = Redactor(self.api_key)
+        self._transport = make_transport(cfg.transport, api_key=self.api_key, base_url=cfg.base_url,
+                                         timeout=cfg.timeout, concurrency=cfg.concurrency,
+                                         max_bytes=cfg.max_response_bytes)
+        self._sem = asyncio.Semaphore(cfg.concurrency)
+        self._limiter = RateLimiter(rpm=cfg.rpm, tpm=cfg.tpm)
+        self.budget = Budget(max_requests=cfg.max_requests, max_cost=cfg.max_cost, price=self.price)
         self._rng = random.Random()  # jitter only: timing, never content
-        self._reserved = 0
         self._consecutive_failures = 0
+        self._last_failure = ""
 
     @property
     def cost(self) -> float:
-        if self.price is None:
-            return 0.0
-        return self.price.cost(self.usage.prompt_tokens, self.usage.completion_tokens)
+        """USD of every answer used (cached ones included), from the usage they report."""
+        return 0.0 if self.price is None else self.price.cost(self.usage.prompt_tokens, self.usage.completion_tokens)
 
     @property
     def fresh_cost(self) -> float:
@@ -109,83 +128,114 @@ class LLMClient:
         return self.price.cost(self.usage.fresh_prompt_tokens, self.usage.fresh_completion_tokens)
 
     async def close(self) -> None:
-        await self._sdk.close()
-
-    def _check_budget(self) -> None:
-        cfg = self.config
-        if cfg.max_requests is not None and self._reserved >= cfg.max_requests:
-            raise BudgetReached(f"--max-requests {cfg.max_requests} reached")
-        if cfg.max_cost is not None and self.cost >= cfg.max_cost:
-            raise BudgetReached(f"--max-cost {cfg.max_cost} reached (estimated ${self.cost:.4f})")
+        await self._transport.close()
 
     async def complete(self, prompt: str, params: dict[str, Any], *, occurrence: int = 0) -> Completion | None:
-        """One prompt, answered from the cache or the endpoint; None when it failed for good."""
+        """One prompt, answered from the cache or the endpoint; None when it failed for good.
+
+        Raises BudgetReached before sending when the budget cannot take it."""
         cfg = self.config
-        key = request_key(model=cfg.model, mode=cfg.mode, prompt=prompt, params=params, occurrence=occurrence)
-        self._check_budget()
-        self._reserved += 1
+        body = RequestBody.build(model=cfg.model, mode=cfg.mode, prompt=prompt, params=params)
+        key = hashlib.sha256(body.key_json(occurrence).encode("utf-8")).hexdigest()
+        worst = self.budget.worst(prompt, params)
+        await self.budget.admit(worst)
         hit = self.cache.get(key)
         if hit is not None:
+            hit = self.redact.body(hit)  # a cache written before the key was known to be echoed
             self.usage.add(hit["prompt_tokens"], hit["completion_tokens"], cached=True)
+            await self.budget.settle(worst, actual=self._cost(hit))
             return Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
                               key, cached=True)
-        body = await self._fetch(prompt, dict(params))
-        if body is None:
+        unknown = 0
+        answer: dict[str, Any] | None = None
+        try:
+            answer, unknown = await self._fetch(body, prompt, dict(params))
+        finally:
+            await self.budget.settle(worst, actual=self._cost(answer) if answer else 0.0, unknown=worst * unknown)
+        if answer is None:
             self._consecutive_failures += 1
             self.usage.failed += 1
             if self._consecutive_failures >= cfg.max_consecutive_failures:
                 raise DataforgeError(f"{self._consecutive_failures} requests in a row failed after "
-                                     f"{cfg.max_attempts} attempts each; is the endpoint "
-                                     f"{cfg.base_url or 'api.openai.com'} up? (see the log above)")
+                                     f"{cfg.max_attempts} attempts each (last: {self._last_failure}); is the "
+                                     f"endpoint {cfg.base_url or 'api.openai.com'} up and OpenAI-compatible? "
+                                     "(see the log above)")
             return None
         self._consecutive_failures = 0
-        self.cache.put(key, body)
-        self.usage.add(body["prompt_tokens"], body["completion_tokens"], cached=False)
-        return Completion(body["text"], body["finish_reason"], body["prompt_tokens"], body["completion_tokens"],
-                          key, cached=False)
+        if not answer.pop("usage_reported"):  # charged at an upper bound, so --max-cost still holds
+            answer["prompt_tokens"] = worst_case_tokens(prompt, {"max_tokens": 0})[0]
+            answer["completion_tokens"] = min(int(params.get("max_tokens") or 1 << 30),
+                                              len(answer["text"].encode("utf-8")) + 1)
+            self.usage.usage_estimated += 1
+        self.cache.put(key, answer)
+        self.usage.add(answer["prompt_tokens"], answer["completion_tokens"], cached=False)
+        return Completion(answer["text"], answer["finish_reason"], answer["prompt_tokens"],
+                          answer["completion_tokens"], key, cached=False)
 
-    async def _fetch(self, prompt: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    def _cost(self, body: Mapping[str, Any]) -> float:
+        return 0.0 if self.price is None else self.price.cost(body["prompt_tokens"], body["completion_tokens"])
+
+    async def _fetch(self, body: RequestBody, prompt: str, params: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        """(answer or None, attempts that may have been billed without an answer)."""
         cfg = self.config
         estimate = len(prompt) // 4 + int(params.get("max_tokens") or 0)
         entry = await self._limiter.acquire(estimate)
+        unknown = 0
         async with self._sem:
             for attempt in range(1, cfg.max_attempts + 1):
                 if attempt > 1:
                     self.usage.retries += 1
                 try:
-                    body = await self._call(prompt, params)
-                    RateLimiter.settle(entry, body["prompt_tokens"] + body["completion_tokens"])
-                    return body
-                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                    raise EndpointError(f"the endpoint {cfg.base_url or 'api.openai.com'} refused the API key "
-                                        f"(HTTP {exc.status_code}); set OPENAI_API_KEY to a valid key for it"
-                                        ) from None
-                except openai.NotFoundError as exc:
-                    raise EndpointError(f"the endpoint does not know model '{cfg.model}' (HTTP 404: "
-                                        f"{_message(exc)}); check --model against the server's model list "
-                                        "and --base-url (usually ending in /v1)") from None
-                except openai.BadRequestError as exc:
-                    if not _is_context_error(exc) or "max_tokens" not in params:
-                        log.error("request rejected (HTTP 400, not retried): %s", _message(exc))
-                        return None
-                    params["max_tokens"] = int(params["max_tokens"] * CONTEXT_SHRINK)
-                    log.warning("context length exceeded; retrying with max_tokens=%d", params["max_tokens"])
-                    continue
-                except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                        openai.APIConnectionError, openai.APIStatusError) as exc:
-                    status = getattr(exc, "status_code", None)
-                    if isinstance(exc, openai.APIStatusError) and not _retryable_status(exc.status_code):
-                        log.error("request rejected (HTTP %s, not retried): %s", status, _message(exc))
-                        return None
-                    if attempt == cfg.max_attempts:
-                        log.error("giving up after %d attempts: %s", attempt, _describe(exc))
-                        return None
-                    delay = self._delay(attempt, _retry_after(exc))
-                    log.warning("attempt %d/%d failed (%s); retrying in %.2fs", attempt, cfg.max_attempts,
-                                _describe(exc), delay)
-                    await self.sleep(delay)
+                    raw = await asyncio.wait_for(
+                        self._transport.send(body, prompt=prompt, params=params, model=cfg.model), cfg.timeout)
+                    answer = self.redact.body(parse_completion(raw, mode=cfg.mode))
+                    RateLimiter.settle(entry, answer["prompt_tokens"] + answer["completion_tokens"])
+                    return answer, unknown
+                except asyncio.TimeoutError:
+                    failure = _Failed(f"no complete answer within --timeout {cfg.timeout:g}s", retryable=True,
+                                      billed_unknown=True)
+                except BadResponse as exc:
+                    self.usage.bad_responses[exc.kind] += 1
+                    failure = _Failed(self.redact(str(exc)), retryable=True, billed_unknown=True)
+                except AttemptError as exc:
+                    if exc.kind == "status" and exc.status == 400 and _is_context_error(exc) and "max_tokens" in params:
+                        params["max_tokens"] = int(params["max_tokens"] * CONTEXT_SHRINK)
+                        body = RequestBody.build(model=cfg.model, mode=cfg.mode, prompt=prompt, params=params)
+                        log.warning("context length exceeded; retrying with max_tokens=%d", params["max_tokens"])
+                        continue
+                    failure = self._classify(exc)
+                unknown += failure.billed_unknown
+                self._last_failure = str(failure)
+                if not failure.retryable:
+                    log.error("request rejected (not retried): %s", failure)
+                    return None, unknown
+                if attempt == cfg.max_attempts:
+                    log.error("giving up after %d attempts: %s", attempt, failure)
+                    return None, unknown
+                delay = self._delay(attempt, _retry_after(failure.headers))
+                log.warning("attempt %d/%d failed (%s); retrying in %.2fs", attempt, cfg.max_attempts, failure, delay)
+                await self.sleep(delay)
             log.error("giving up after %d attempts (context length kept shrinking)", cfg.max_attempts)
-            return None
+            self._last_failure = "context length exceeded at every max_tokens tried"
+            return None, unknown
+
+    def _classify(self, exc: AttemptError) -> _Failed:
+        """What one failed attempt means for the run: stop, retry, or give up on this request."""
+        cfg = self.config
+        message = self.redact(exc.message)
+        if exc.kind == "timeout":
+            return _Failed(f"timeout ({message})", retryable=True, billed_unknown=True)
+        if exc.kind in ("connect", "connection"):
+            return _Failed(f"connection failed ({message})", retryable=True, billed_unknown=exc.kind == "connection")
+        status = exc.status or 0
+        if status in (401, 403):
+            raise EndpointError(f"the endpoint {cfg.base_url or 'api.openai.com'} refused the API key "
+                                f"(HTTP {status}); set OPENAI_API_KEY to a valid key for it")
+        if status == 404:
+            raise EndpointError(f"the endpoint does not know model '{cfg.model}' (HTTP 404: {message}); check "
+                                "--model against the server's model list and --base-url (usually ending in /v1)")
+        return _Failed(f"HTTP {status}: {message}", retryable=_retryable_status(status), billed_unknown=False,
+                       headers=exc.headers)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter; a server's Retry-After wins when it says longer."""
@@ -195,57 +245,29 @@ class LLMClient:
             return max(min(retry_after, cfg.retry_after_max), backoff)
         return backoff
 
-    async def _call(self, prompt: str, params: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.config
-        if cfg.mode == "chat":
-            resp = await self._sdk.chat.completions.create(
-                model=cfg.model, messages=[{"role": "user", "content": prompt}], **params)
-            choice = resp.choices[0]
-            text = choice.message.content or ""
-        else:
-            resp = await self._sdk.completions.create(model=cfg.model, prompt=prompt, **params)
-            choice = resp.choices[0]  # type: ignore[assignment]
-            text = choice.text  # type: ignore[attr-defined]
-        usage = resp.usage
-        return {"text": text, "finish_reason": choice.finish_reason,
-                "prompt_tokens": int(usage.prompt_tokens) if usage else 0,
-                "completion_tokens": int(usage.completion_tokens) if usage else 0,
-                "model": resp.model}
-
 
 def _retryable_status(status: int) -> bool:
     return status in (408, 409, 429) or status >= 500
 
 
-def _is_context_error(exc: openai.BadRequestError) -> bool:
-    text = (_message(exc) + " " + str(getattr(exc, "code", "") or "")).lower()
+def _is_context_error(exc: AttemptError) -> bool:
+    text = (exc.message + " " + str(exc.code or "")).lower()
     return any(marker in text for marker in _CONTEXT_MARKERS)
 
 
-def _message(exc: Exception) -> str:
-    return str(getattr(exc, "message", None) or exc)
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"HTTP {status}" if status else type(exc).__name__
-
-
-def _retry_after(exc: Exception) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
     try:
         if (ms := headers.get("retry-after-ms")) is not None:
-            return max(float(ms) / 1000, 0.0)
-        if (value := headers.get("retry-after")) is not None:
+            seconds = float(ms) / 1000
+        elif (value := headers.get("retry-after")) is not None:
             try:
-                return max(float(value), 0.0)
+                seconds = float(value)
             except ValueError:
                 when = parsedate_to_datetime(value)
-                return max((when - datetime.datetime.now(when.tzinfo)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
+                seconds = (when - datetime.datetime.now(when.tzinfo)).total_seconds()
+        else:
+            return None
+    except (TypeError, ValueError, OverflowError):
         return None
-    return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

@@ -11,7 +11,6 @@ rejected, and accepted ones join the pool at once.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter
@@ -20,17 +19,15 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterator
 
-from .. import __version__
 from ..errors import ConfigError, DataforgeError, Problem
-from ..io import atomic_write_text
-from .budget import load_prices, price_for
 from .cache import RequestCache
 from .client import ClientConfig, Completion, LLMClient
 from .novelty import NoveltyIndex
 from .parse import Parsed, parse_alpaca
 from .pipeline import run_ordered
 from .prompts import Template, alpaca_prompt, load_template, request_rng, sample_alpaca_examples
-from .records import OutputWriter, alpaca_record, load_seed_tasks, summary_path
+from .records import OutputWriter, alpaca_record, load_seed_tasks
+from .session import client_summary, open_cache, resolve_price, run_with_client, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -175,66 +172,56 @@ class AlpacaMethod:
 
 def run_generation(settings: GenerateSettings, config: ClientConfig, *, seed_tasks: Path, output: Path,
                    api_key: str | None, cache_path: Path | None = None, prices_path: Path | None = None,
-                   sleep: Any = None) -> dict[str, Any]:
-    """Run one generation end to end; returns the summary (also written beside the output)."""
+                   price: str | None = None, sleep: Any = None) -> dict[str, Any]:
+    """Run one generation end to end; returns the summary (also written beside the output).
+
+    ``summary["stopped"]`` names the limit (--max-cost, --max-requests) that ended the run
+    early, else None."""
     if settings.method not in METHODS:
         raise ConfigError([Problem("", None, "--method", f"unknown method '{settings.method}'; "
                                    f"choose one of {', '.join(METHODS)}")])
     seeds = load_seed_tasks(seed_tasks)
-    price = price_for(load_prices(prices_path), config.model)
-    if config.max_cost is not None and price is None:
-        raise ConfigError([Problem(str(prices_path or "prices.json"), None, "--max-cost",
-                                   f"no price for model '{config.model}'; add it to a price table and pass "
-                                   "--prices FILE (USD per 1M input/output tokens)")])
-    cache = RequestCache(cache_path or output.with_name(output.name.rsplit(".", 1)[0] + ".cache.sqlite"))
+    unit_price = resolve_price(config, prices_path=prices_path, price=price)
+    cache = open_cache(output, cache_path)
     writer = OutputWriter(output)
     started = time.time()
     try:
-        summary = asyncio.run(_run(settings, config, seeds, writer, cache, api_key, price, sleep))
+        summary = asyncio.run(_run(settings, config, seeds, writer, cache, api_key, unit_price, sleep))
     finally:
         writer.close()
         cache.close()
     summary["elapsed_s"] = round(time.time() - started, 3)
-    atomic_write_text(summary_path(output), _dumps(summary))
+    write_summary(output, summary)
     return summary
 
 
 async def _run(settings: GenerateSettings, config: ClientConfig, seeds: list[dict[str, Any]], writer: OutputWriter,
                cache: RequestCache, api_key: str | None, price: Any, sleep: Any) -> dict[str, Any]:
-    client = LLMClient(config, cache, api_key=api_key, price=price, **({"sleep": sleep} if sleep else {}))
-    state = RunState(settings=settings, client=client, writer=writer, pool=NoveltyIndex())
-    try:
+    state: RunState | None = None
+
+    async def body(client: LLMClient) -> str | None:
+        nonlocal state
+        state = RunState(settings=settings, client=client, writer=writer, pool=NoveltyIndex())
         if settings.method == "alpaca":
             method = AlpacaMethod(state, seeds)
             window = max(settings.request_batch_size, config.concurrency)
-            stop = await run_ordered(method.make, method.handle, window=window)
-        else:
-            from .bootstrap import SelfInstructMethod
+            return await run_ordered(method.make, method.handle, window=window)
+        from .bootstrap import SelfInstructMethod
 
-            si = SelfInstructMethod(state, seeds)
-            stop = await si.run()
-    finally:
-        await client.close()
+        return await SelfInstructMethod(state, seeds).run()
+
+    stop, client = await run_with_client(config, cache, api_key=api_key, price=price, sleep=sleep, body=body)
+    assert state is not None  # set by body before anything can fail after it
     if stop:
         log.warning("stopped cleanly: %s", stop)
     return {
-        "dataforge_version": __version__,
+        **client_summary(config, client),
         "method": settings.method,
-        "model": config.model,
-        "base_url": config.base_url,
-        "mode": config.mode,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()},
         "templates": {name: t.provenance() for name, t in state.templates.items()},
         "accepted": writer.count,
         "target": settings.num_instructions,
         "stopped": stop,
         "counts": dict(sorted(state.stats.items())),
-        "usage": client.usage.as_dict(),
-        "estimated_cost_usd": round(client.cost, 6) if price else None,
-        "estimated_cost_this_run_usd": round(client.fresh_cost, 6) if price else None,
         "pool_size": len(state.pool),
     }
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -93,12 +93,27 @@ def alpaca_record(instruction: str, inp: str, output: str) -> dict[str, str]:
     return {"instruction": instruction, "input": inp, "output": output}
 
 
+def side_path(output: Path, suffix: str) -> Path:
+    """A file beside ``output`` named after its *whole* name (``x.jsonl.run.json``), so
+    ``x.jsonl`` and ``x.json`` never share provenance, summary, cache or lock."""
+    return output.with_name(output.name + suffix)
+
+
 def provenance_path(output: Path) -> Path:
-    return output.with_name(output.name.rsplit(".", 1)[0] + ".provenance.jsonl")
+    return side_path(output, ".provenance.jsonl")
 
 
 def summary_path(output: Path) -> Path:
-    return output.with_name(output.name.rsplit(".", 1)[0] + ".run.json")
+    return side_path(output, ".run.json")
+
+
+def cache_path_for(output: Path) -> Path:
+    return side_path(output, ".cache.sqlite")
+
+
+def legacy_cache_path(output: Path) -> Path:
+    """Where releases before 0.2 put the cache (shared by ``x.json`` and ``x.jsonl``)."""
+    return output.with_name(output.name.rsplit(".", 1)[0] + ".cache.sqlite")
 
 
 class OutputWriter:
@@ -114,9 +129,8 @@ class OutputWriter:
         if self.output.suffix not in (".json", ".jsonl"):
             raise ConfigError([Problem(str(self.output), None, "--output", "use a .json or .jsonl file name")])
         self.output.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(self.output.with_name(self.output.name + ".lock"))
-        self.journal = self.output if self.output.suffix == ".jsonl" else self.output.with_name(
-            self.output.name + ".part")
+        self._lock = _acquire_lock(side_path(self.output, ".lock"))
+        self.journal = self.output if self.output.suffix == ".jsonl" else side_path(self.output, ".part")
         self._records: IO[str] = open(self.journal, "w", encoding="utf-8")
         self._prov: IO[str] = open(provenance_path(self.output), "w", encoding="utf-8")
         self.count = 0

@@ -15,7 +15,16 @@ Too long for ``seq_len``: with ``overflow="truncate"`` (default, as Alpaca's
 ``truncation=True`` to ``model_max_length``) the response is cut to fit - the EOS is
 lost with it, so the model never learns to stop at an arbitrary cut - and counted;
 an example whose prompt alone fills the row is dropped and counted. ``"drop"`` drops
-every example that does not fit.
+every example that does not fit. Shards in which every target is masked out are
+refused with the count (raise ``--seq-len``).
+
+Splits are ``train`` and ``validation`` (a stable hash of seed and example index),
+the names ``dataforge.train`` reads, as for pretraining shards. The output directory
+is claimed (``dataforge.outputs.OutputDir``, kind ``sft``): a folder dataforge did not
+make, or a pretraining output, is refused. A rerun writes its shards and tokenizer
+into the other of two slots (``Slot``), renames the manifest over the old one, then
+removes the old slot's files: killed at any moment, the manifest names a complete
+set of shards.
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ import xxhash
 from tokenizers import Tokenizer
 
 from ..errors import ConfigError, InputError, Problem
-from ..io import sha256_file
-from ..tokenize.shards import ShardInfo, ShardSpec, ShardWriter, manifest_core, write_manifest
+from ..io import atomic_write, remove_partial_writes, sha256_file
+from ..outputs import LEDGER, OutputDir, OutputNotOwned, describe_entries, record, remove_recorded
+from ..tokenize.shards import (MANIFEST, ShardError, ShardInfo, ShardSpec, ShardWriter, manifest_core, read_manifest,
+                               write_manifest)
 from .prompts import Template, load_template
 from .records import read_instructions
 
@@ -43,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SEQ_LEN = 512  # stanford_alpaca train.py model_max_length
 ROWS_PER_SHARD = 4096  # rows per Arrow file: 2 MiB of uint16 tokens at seq_len 512
+SPLITS = ("train", "validation")  # the split names dataforge.train.data reads (as pretraining shards)
 _MAX_WARNINGS = 10  # skipped records logged one by one; the rest only counted
 EOS_TOKEN = "<|endoftext|>"  # GPT-2 style byte-level BPE end of text (data/tokenizer.json id 0)
 
@@ -52,7 +64,7 @@ class SftSettings:
     seq_len: int = SEQ_LEN
     rows_per_shard: int = ROWS_PER_SHARD
     overflow: str = "truncate"  # "truncate" | "drop"
-    val_fraction: float = 0.0  # share of examples (by a stable hash) in the "val" split
+    validation_fraction: float = 0.0  # share of examples (by a stable hash) in the "validation" split
     seed: int = 0
     eos_token: str = EOS_TOKEN
     pad_token: str | None = None  # None: pad with the EOS id (masked out, excluded from length)
@@ -110,16 +122,19 @@ def build_row(prompt_ids: list[int], response_ids: list[int], *, eos_id: int, pa
 
 def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
                  settings: SftSettings = SftSettings(), template: Path | None = None) -> dict[str, Any]:
-    """Write ``output/shards/*.arrow``, ``output/tokenizer.json`` and ``output/manifest.json``."""
+    """Write ``output/<shards>/*.arrow``, the tokenizer and ``output/manifest.json`` (see the module docstring).
+
+    The output directory is claimed (``OutputDir(kind="sft")``); a rerun writes into the
+    other slot and publishes by renaming the manifest, so a kill leaves the old output
+    or the new one, never a mix."""
     if settings.overflow not in ("truncate", "drop"):
         raise ConfigError([Problem("", None, "--overflow", "choose 'truncate' or 'drop'")])
     if settings.seq_len < 2:
         raise ConfigError([Problem("", None, "--seq-len", "must be at least 2")])
+    if not 0.0 <= settings.validation_fraction < 1.0:
+        raise ConfigError([Problem("", None, "--validation-fraction", "must be in [0, 1)")])
     prompts, tmpl = load_sft_template(template)
-    try:
-        tok = Tokenizer.from_file(str(tokenizer))
-    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-        raise ConfigError([Problem(str(tokenizer), None, "--tokenizer", f"not a tokenizers JSON file ({exc})")]) from exc
+    tok = _load_tokenizer(tokenizer)
     eos_id = tok.token_to_id(settings.eos_token)
     if eos_id is None:
         raise ConfigError([Problem(str(tokenizer), None, "--eos-token",
@@ -129,9 +144,46 @@ def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
         raise ConfigError([Problem(str(tokenizer), None, "--pad-token", f"'{settings.pad_token}' is not in the vocabulary")])
     spec = ShardSpec(kind="sft", seq_len=settings.seq_len, vocab_size=tok.get_vocab_size(with_added_tokens=True),
                      eos_id=eos_id, pad_id=pad_id, tokenizer_sha256=sha256_file(tokenizer), packing="pad")
-    shard_dir = output / "shards"
-    writers = {split: ShardWriter(shard_dir, spec, split=split, rows_per_shard=settings.rows_per_shard)
-               for split in ("train", "val")}
+    with OutputDir(output, kind="sft") as out:
+        remove_partial_writes(output)  # temp files of a killed run (we hold the lock)
+        slot = Slot.next_for(output)
+        slot.prepare(output)
+        writers = {split: RecordedShardWriter(output, output / slot.shard_dir, spec, split=split,
+                                              rows_per_shard=settings.rows_per_shard) for split in SPLITS}
+        try:
+            counts, tokens = _write_rows(instructions, tok, prompts, writers, settings, eos_id=eos_id, pad_id=pad_id)
+            shards: list[ShardInfo] = [s for split in SPLITS for s in writers[split].close()]
+            _refuse_empty(instructions, counts, settings)
+        except BaseException:
+            slot.discard(output)
+            raise
+        slot.publish_tokenizer(output, tokenizer)
+        manifest = manifest_core(spec, shards, tokenizer_file=slot.tokenizer_file, shard_dir=slot.shard_dir)
+        manifest.update({
+            "created_by": "dataforge tokenize-sft",
+            "source": {"path": str(instructions), "sha256": sha256_file(instructions)},
+            "template": tmpl.provenance(),
+            "overflow": settings.overflow,
+            "validation_fraction": settings.validation_fraction,
+            "counts": dict(sorted(counts.items())),
+            "target_tokens": tokens["target"],
+            "prompt_tokens": tokens["prompt"],
+        })
+        out.record(MANIFEST)
+        write_manifest(output, manifest)  # the commit point: atomic rename
+        slot.retire_other(output)
+    return manifest
+
+
+def _load_tokenizer(path: Path) -> Tokenizer:
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        raise ConfigError([Problem(str(path), None, "--tokenizer", f"not a tokenizers JSON file ({exc})")]) from exc
+
+
+def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], writers: dict[str, ShardWriter],
+                settings: SftSettings, *, eos_id: int, pad_id: int) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter()
     tokens: Counter[str] = Counter()
     try:
@@ -153,29 +205,32 @@ def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
             ids, mask, length, note = row
             if note:
                 counts[note] += 1
-            split = "val" if _in_val(settings, counts["examples"] - 1) else "train"
+            split = "validation" if _in_validation(settings, counts["examples"] - 1) else "train"
             writers[split].add(ids, length=length, doc_starts=[0], loss_mask=mask)
             counts[f"rows_{split}"] += 1
             tokens["prompt"] += min(len(prompt_ids), length)
             tokens["target"] += int(mask.sum())
     except InputError as exc:
         raise ConfigError(str(exc)) from exc
-    shards: list[ShardInfo] = writers["train"].close() + writers["val"].close()
-    output.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tokenizer, output / "tokenizer.json")
-    _remove_stale(shard_dir, {s.path for s in shards})
-    manifest = manifest_core(spec, shards)
-    manifest.update({
-        "created_by": "dataforge tokenize-sft",
-        "source": {"path": str(instructions), "sha256": sha256_file(instructions)},
-        "template": tmpl.provenance(),
-        "overflow": settings.overflow,
-        "counts": dict(sorted(counts.items())),
-        "target_tokens": tokens["target"],
-        "prompt_tokens": tokens["prompt"],
-    })
-    write_manifest(output, manifest)
-    return manifest
+    return counts, tokens
+
+
+def _refuse_empty(instructions: Path, counts: Counter[str], settings: SftSettings) -> None:
+    """No shards in which every target is masked out: say how many examples did not fit, and the fix."""
+    if counts["rows_train"] > 0:
+        return
+    n = counts["examples"]
+    if n == 0:
+        raise ConfigError([Problem(str(instructions), None, "INSTRUCTIONS", "no examples in the file")])
+    too_long = counts["dropped_too_long"]
+    if too_long:
+        raise ConfigError([Problem(str(instructions), None, "--seq-len",
+                                   f"{too_long} of {n} examples do not fit in --seq-len {settings.seq_len} "
+                                   "(the prompt alone fills the row, or --overflow drop), so every target would "
+                                   "be masked out and no shard was written; raise --seq-len")])
+    raise ConfigError([Problem(str(instructions), None, "--validation-fraction",
+                               f"no example of {n} is left for the train split (validation {counts['rows_validation']}, "
+                               f"no output {counts['skipped_no_output']}); lower --validation-fraction")])
 
 
 def _examples(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -190,15 +245,68 @@ def _examples(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield where, rec
 
 
-def _in_val(settings: SftSettings, index: int) -> bool:
-    if settings.val_fraction <= 0:
+def _in_validation(settings: SftSettings, index: int) -> bool:
+    if settings.validation_fraction <= 0:
         return False
-    return xxhash.xxh64_intdigest(f"{settings.seed}:{index}".encode()) / 2**64 < settings.val_fraction
+    return xxhash.xxh64_intdigest(f"{settings.seed}:{index}".encode()) / 2**64 < settings.validation_fraction
 
 
-def _remove_stale(shard_dir: Path, keep: set[str]) -> None:
-    """A previous run's extra shards are not in the new manifest; remove them to avoid confusion."""
-    if shard_dir.is_dir():
-        for path in shard_dir.glob("*.arrow"):
-            if path.name not in keep:
-                path.unlink()
+class RecordedShardWriter(ShardWriter):
+    """A ShardWriter that records each shard in the output's ledger before creating it."""
+
+    def __init__(self, root: Path, out_dir: Path, spec: ShardSpec, **kwargs: Any) -> None:
+        super().__init__(out_dir, spec, **kwargs)
+        self.root = root
+
+    def flush(self) -> None:
+        record(self.root, self.out_dir / f"{self.split}-{self.index:05d}.arrow")  # the name ShardWriter gives it
+        super().flush()
+
+
+class Slot:
+    """Where one generation of an output lives. Two slots alternate, so a rerun never writes
+    over the files the current manifest names: slot A is ``shards/`` + ``tokenizer.json``,
+    slot B ``shards-b/`` + ``tokenizer-b.json``. Every path is recorded in the output's
+    ledger before it is created; only recorded paths are ever removed."""
+
+    LAYOUTS = (("shards", "tokenizer.json"), ("shards-b", "tokenizer-b.json"))
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.shard_dir, self.tokenizer_file = self.LAYOUTS[index]
+
+    @classmethod
+    def next_for(cls, output: Path) -> "Slot":
+        """The slot the current manifest does not use (A when there is none)."""
+        try:
+            current = read_manifest(output).get("shard_dir")
+        except ShardError:
+            return cls(0)
+        return cls(1 if current == cls.LAYOUTS[0][0] else 0)
+
+    def prepare(self, output: Path) -> None:
+        """Clear what a killed earlier run left in this slot; refuse files we did not write."""
+        self.discard(output)
+        for name in (self.shard_dir, self.tokenizer_file):
+            path = output / name
+            if path.exists():
+                held = f" (it holds {describe_entries(path)})" if path.is_dir() else ""
+                raise OutputNotOwned(f"{path}: not written by dataforge (not in {output / LEDGER}){held}; "
+                                     "move it out of the output directory and rerun")
+        (output / self.shard_dir).mkdir()
+
+    def discard(self, output: Path) -> None:
+        if (output / self.shard_dir).is_dir():
+            remove_partial_writes(output / self.shard_dir)  # a killed writer's temp files
+        for name in (self.shard_dir, self.tokenizer_file):
+            if (output / name).exists():
+                remove_recorded(output, name)
+
+    def publish_tokenizer(self, output: Path, tokenizer: Path) -> None:
+        record(output, self.tokenizer_file)
+        with atomic_write(output / self.tokenizer_file, "wb") as fh, open(tokenizer, "rb") as src:
+            shutil.copyfileobj(src, fh)
+
+    def retire_other(self, output: Path) -> None:
+        """After the manifest names this slot: remove the other slot's files (recorded ones only)."""
+        Slot(1 - self.index).discard(output)

@@ -4,7 +4,9 @@ It answers ``/v1/chat/completions`` and ``/v1/completions`` like a small LLM tha
 the prompt formats of both methods, counts every request and every 200 answer per
 prompt, and can be scripted to misbehave: status codes with headers (429 +
 Retry-After, 500, 401, 404, 400 context length), slow answers, dropped connections,
-malformed or truncated (finish_reason "length") lists.
+malformed or truncated (finish_reason "length") lists, and hostile HTTP 200 bodies
+(``raw``: HTML, broken JSON, ``choices: []``, ...), sent whole, chunked, or trickled a
+byte at a time.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class Reply:
     drop: bool = False
     error: str = "error"
     code: str | None = None
+    raw: bytes | None = None  # an HTTP 200 body sent as is (a hostile or broken server)
+    content_type: str = "application/json"
+    chunked: bool = False  # Transfer-Encoding: chunked (no content-length)
+    trickle: float = 0.0  # seconds between single bytes of the body
 
 
 class FakeLLM:
@@ -167,6 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
             err = {"error": {"message": reply.error, "type": "error", "code": reply.code}}
             self._send(reply.status, err, reply.headers)
             return
+        if reply.raw is not None:
+            self._send_raw(reply)
+            return
         if body.get("model") != "fake-model":
             self._send(404, {"error": {"message": f"The model `{body.get('model')}` does not exist.",
                                        "type": "invalid_request_error", "code": "model_not_found"}})
@@ -178,15 +187,37 @@ class _Handler(BaseHTTPRequestHandler):
             llm.usage["completion_tokens"] += completion_tokens
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
-        if self.path.endswith("/chat/completions"):
-            choice = {"index": 0, "message": {"role": "assistant", "content": text},
-                      "finish_reason": reply.finish_reason}
-            obj = "chat.completion"
+        obj = completion_body(text, chat=self.path.endswith("/chat/completions"), model=body["model"],
+                              finish_reason=reply.finish_reason, usage=usage)
+        if reply.trickle:
+            self._send_raw(Reply(raw=json.dumps(obj).encode(), trickle=reply.trickle))
+            return
+        self._send(200, obj)
+
+    def _send_raw(self, reply: Reply) -> None:
+        data = reply.raw or b""
+        self.send_response(200)
+        self.send_header("content-type", reply.content_type)
+        if reply.chunked:
+            self.send_header("transfer-encoding", "chunked")
         else:
-            choice = {"index": 0, "text": text, "finish_reason": reply.finish_reason, "logprobs": None}
-            obj = "text_completion"
-        self._send(200, {"id": "x", "object": obj, "created": 0, "model": body["model"], "choices": [choice],
-                         "usage": usage})
+            self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        try:
+            if reply.chunked:
+                for i in range(0, len(data), 4096):
+                    piece = data[i:i + 4096]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            elif reply.trickle:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle)
+            else:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up on us
+            self.close_connection = True
 
     def _send(self, status: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(obj).encode()
@@ -197,6 +228,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+
+def completion_body(text: str, *, chat: bool = True, model: str = "fake-model", finish_reason: str = "stop",
+                    usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A well-formed chat or completions answer."""
+    if chat:
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
+                                  "finish_reason": finish_reason}
+    else:
+        choice = {"index": 0, "text": text, "finish_reason": finish_reason, "logprobs": None}
+    return {"id": "x", "object": "chat.completion" if chat else "text_completion", "created": 0, "model": model,
+            "choices": [choice], "usage": usage or {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
 class _Server(ThreadingHTTPServer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +15,16 @@ from dataforge.cli import main
 def test_help_has_an_example(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Example" in result.output and f"dataforge {command}" in result.output
+
+
+@pytest.mark.parametrize("command", ["self-instruct", "dedup-instructions", "tokenize-sft"])
+def test_every_option_shows_its_default_and_outputs_are_dash_o(command):
+    cmd = main.get_command(click.Context(main), command)
+    for param in cmd.params:
+        if isinstance(param, click.Option) and not (param.required or param.is_flag or param.hidden
+                                                    or param.name == "help"):
+            assert param.show_default, f"{command} {param.opts}: default not shown"
+    assert any("-o" in p.opts and "--output" in p.opts for p in cmd.params)
 
 
 def test_dedup_instructions_cli(tmp_path, data_dir):

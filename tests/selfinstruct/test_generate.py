@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dataforge.cli import main
@@ -39,10 +40,10 @@ def test_alpaca_run_writes_alpaca_records_provenance_and_usage(llm_server, seed_
     assert len(records) == 12
     assert all(list(r) == ["instruction", "input", "output"] for r in records)
     assert all(r["input"] == "" and r["instruction"].startswith("Describe the") for r in records)
-    prov = read_jsonl(tmp_path / "out" / "instructions.provenance.jsonl")
+    prov = read_jsonl(tmp_path / "out" / "instructions.jsonl.provenance.jsonl")
     assert len(prov) == 12 and prov[0]["model"] == "fake-model" and prov[0]["method"] == "alpaca"
     assert prov[0]["template"]["name"] == "alpaca_generate.txt" and len(prov[0]["most_similar"]) == 10
-    summary = json.loads((tmp_path / "out" / "instructions.run.json").read_text())
+    summary = json.loads((tmp_path / "out" / "instructions.jsonl.run.json").read_text())
     # usage summed from responses equals what the server handed out (no request answered twice)
     assert summary["usage"]["prompt_tokens"] == llm_server.usage["prompt_tokens"]
     assert summary["usage"]["completion_tokens"] == llm_server.usage["completion_tokens"]
@@ -74,7 +75,7 @@ def test_truncated_and_malformed_responses_are_counted(llm_server, seed_file, tm
     out = tmp_path / "b.jsonl"
     result = run_cli(llm_server, seed_file, out, "--concurrency", "1", "--request-batch-size", "1", n=3)
     assert result.exit_code == 0, result.output
-    counts = json.loads((tmp_path / "b.run.json").read_text())["counts"]
+    counts = json.loads((tmp_path / "b.jsonl.run.json").read_text())["counts"]
     assert counts["rejected.malformed"] == 1  # the non-list response
     assert counts["rejected.truncated"] == 1  # the cut-off last item of the length-stopped one
     assert read_jsonl(out)[0]["instruction"] == "Describe the apple river quantum violin desert lantern copper."
@@ -85,11 +86,11 @@ def test_self_instruct_method_generates_instances_in_acceptance_order(llm_server
     result = run_cli(llm_server, seed_file, out, method="self-instruct", n=6)
     assert result.exit_code == 0, result.output
     records = json.loads(out.read_text())
-    summary = json.loads((tmp_path / "si.run.json").read_text())
+    summary = json.loads((tmp_path / "si.json.run.json").read_text())
     assert summary["counts"]["instructions.accepted"] == 6
     assert summary["counts"]["tasks.classification"] + summary["counts"]["tasks.generation"] == 6
     assert len(records) == summary["counts"]["accepted"] >= 6
-    prov = read_jsonl(tmp_path / "si.provenance.jsonl")
+    prov = read_jsonl(tmp_path / "si.json.provenance.jsonl")
     for rec, p in zip(records, prov):
         assert set(rec) == {"instruction", "input", "output"} and rec["output"]
         assert p["is_classification"] == (rec["output"] in ("Alpha", "Beta"))
@@ -158,22 +159,51 @@ def test_max_requests_stops_cleanly(llm_server, seed_file, tmp_path):
     llm_server.model_text = lambda prompt, seen: "no list here"
     out = tmp_path / "r.jsonl"
     result = run_cli(llm_server, seed_file, out, "--max-requests", "4")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 5, result.output  # EXIT_LIMIT: stopped at a limit the user set
     assert "stopped: --max-requests 4 reached" in result.output
     assert len(llm_server.requests) == 4 and out.read_text() == ""
 
 
-def test_max_cost_needs_a_price_and_stops(llm_server, seed_file, tmp_path):
+def test_max_cost_needs_a_price_and_says_how(llm_server, seed_file, tmp_path):
     result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "1")
     assert result.exit_code == 2 and "no price for model 'fake-model'" in result.output
-    prices = tmp_path / "prices.json"
-    prices.write_text(json.dumps({"fake-model": {"input": 1000.0, "output": 1000.0}}))
-    result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "0.5", "--prices", str(prices),
-                     "--concurrency", "1", "--request-batch-size", "1", n=50)
+    assert "--price IN/OUT" in result.output and llm_server.requests == []
+    for bad in ("abc", "nan/1", "-1/2", "1/inf", "0.15"):
+        result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "1", "--price", bad)
+        assert result.exit_code == 2 and "--price" in result.output, bad
+
+
+def test_a_free_local_model_runs_under_max_cost_with_price_zero(llm_server, seed_file, tmp_path):
+    result = run_cli(llm_server, seed_file, tmp_path / "free.jsonl", "--max-cost", "0.01", "--price", "0/0", n=6)
     assert result.exit_code == 0, result.output
-    assert "stopped: --max-cost 0.5 reached" in result.output
-    summary = json.loads((tmp_path / "c.run.json").read_text())
-    assert summary["estimated_cost_usd"] >= 0.5 and summary["accepted"] < 50
+    assert "estimated cost $0.0000" in result.output
+
+
+def billed(llm, price_in, price_out):
+    """What the server handed out, at the given USD per 1M tokens: the true spend."""
+    return (llm.usage["prompt_tokens"] * price_in + llm.usage["completion_tokens"] * price_out) / 1e6
+
+
+def test_max_cost_never_overshoots_with_requests_in_flight(llm_server, seed_file, tmp_path):
+    # issue 21: at concurrency 8 the old check spent $0.0052 against a $0.001 cap. A request's
+    # worst case here is ~(3.5k prompt bytes + 200 max_tokens) at $1000/1M = ~$3.7; $20 fits
+    # five at once, while each really costs ~$0.8, so the run keeps going as reservations settle
+    result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "20", "--price", "1000/1000",
+                     "--max-tokens", "200", "--concurrency", "8", n=400)
+    assert result.exit_code == 5, result.output  # EXIT_LIMIT
+    assert "stopped: --max-cost 20 reached" in result.output
+    summary = json.loads((tmp_path / "c.jsonl.run.json").read_text())
+    assert billed(llm_server, 1000, 1000) <= 20 and summary["estimated_cost_usd"] <= 20
+    assert summary["estimated_cost_usd"] == pytest.approx(billed(llm_server, 1000, 1000))
+    assert summary["usage"]["requests"] > 5 and summary["accepted"] < 400  # budget freed by settling was used
+
+
+def test_a_request_whose_worst_case_exceeds_the_budget_is_never_sent(llm_server, seed_file, tmp_path):
+    # the issue's figures: a $0.001 cap at gpt-4o-mini prices; one Alpaca request may cost $0.0024
+    result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "0.001", "--price", "0.15/0.60")
+    assert result.exit_code == 5, result.output
+    assert llm_server.requests == [] and "may cost up to $0.0024" in result.output
+    assert "lower --max-tokens" in result.output
 
 
 def test_killed_run_resumes_without_paying_twice(llm_server, seed_file, tmp_path):

@@ -71,17 +71,21 @@ def test_cli_writes_shards_tokenizer_and_manifest(tmp_path, tokenizer_path, suff
     assert entry["tokens"] == int(np.sum(view.lengths))
 
 
-def test_drop_overflow_and_val_split(tmp_path, tokenizer_path):
+@pytest.mark.parametrize("option", ["--validation-fraction", "--val-fraction"])  # the old name is a hidden alias
+def test_drop_overflow_and_validation_split_the_trainer_reads(tmp_path, tokenizer_path, option):
+    from dataforge.train.data import load_data
+
     src = tmp_path / "d.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in RECORDS * 20))
     out = tmp_path / "sft"
-    result = CliRunner().invoke(main, ["tokenize-sft", str(src), "--tokenizer", str(tokenizer_path), "--output",
-                                       str(out), "--seq-len", "128", "--overflow", "drop", "--val-fraction", "0.3"])
+    result = CliRunner().invoke(main, ["tokenize-sft", str(src), "--tokenizer", str(tokenizer_path), "-o",
+                                       str(out), "--seq-len", "128", "--overflow", "drop", option, "0.3"])
     assert result.exit_code == 0, result.output
     counts = read_manifest(out)["counts"]
     assert counts["dropped_too_long"] == 20 and "truncated" not in counts
-    assert counts["rows_train"] + counts["rows_val"] == 40 and counts["rows_val"] > 0
-    assert {e["split"] for _, e in manifest_shards(out)} == {"train", "val"}
+    assert counts["rows_train"] + counts["rows_validation"] == 40 and counts["rows_validation"] > 0
+    assert {e["split"] for _, e in manifest_shards(out)} == {"train", "validation"}
+    assert load_data(out, window=None, holdout=0.0, model_vocab=None).eval_origin == "validation"
 
 
 def test_seed_task_file_expands_instances(tmp_path, tokenizer_path, data_dir):
