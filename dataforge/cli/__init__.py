@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "dataforge.cli.report:report",
     "inspect": "dataforge.cli.report:inspect",
     "stats": "dataforge.cli.report:stats",
+    "export": "dataforge.cli.export:export",
 }
 
 
