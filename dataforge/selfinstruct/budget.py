@@ -140,6 +140,7 @@ class Budget:
         self.settled_cost = 0.0  # USD of answered requests (usage they reported)
         self.unknown_cost = 0.0  # USD of attempts that may have been billed (worst case)
         self.reserved = 0.0  # USD of the worst cases of requests in flight
+        self.in_flight = 0  # their number (the float sum alone never returns exactly to 0)
         self._changed = asyncio.Condition()
 
     @property
@@ -158,13 +159,14 @@ class Budget:
         if self.max_cost is not None:
             async with self._changed:
                 while self.spent + self.reserved + worst > self.max_cost:
-                    if self.reserved <= 0:
+                    if self.in_flight == 0:
                         raise BudgetReached(
                             f"--max-cost {self.max_cost:g} reached: spent ${self.spent:.4f}, and the next request "
                             f"may cost up to ${worst:.4f} (its prompt at one token per byte + max_tokens); "
                             "raise --max-cost or lower --max-tokens to go on")
                     await self._changed.wait()
                 self.reserved += worst
+                self.in_flight += 1
         self.admitted += 1
 
     async def settle(self, worst: float, *, actual: float = 0.0, unknown: float = 0.0) -> None:
@@ -174,7 +176,8 @@ class Budget:
             self.unknown_cost += unknown
             return
         async with self._changed:
-            self.reserved = max(self.reserved - worst, 0.0)
+            self.in_flight -= 1
+            self.reserved = self.reserved - worst if self.in_flight else 0.0
             self.settled_cost += actual
             self.unknown_cost += unknown
             self._changed.notify_all()

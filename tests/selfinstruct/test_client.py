@@ -179,3 +179,25 @@ def test_price_table():
     assert price_for(prices, "gpt-4o-mini-2024-07-18") == prices["gpt-4o-mini"]
     assert price_for(prices, "llama-3-8b") is None
     assert Price(input=1.0, output=2.0).cost(1_000_000, 500_000) == 2.0
+
+
+def test_budget_admits_by_worst_case_and_stops_once_nothing_in_flight_can_free_room():
+    from dataforge.selfinstruct.budget import Budget
+
+    async def scenario():
+        budget = Budget(max_requests=None, max_cost=1.0, price=Price(1.0, 1.0))
+        for _ in range(3):  # 0.3 each: float sums that never come back to exactly 0
+            await budget.admit(0.3)
+        waiter = asyncio.ensure_future(budget.admit(0.3))  # 0.9 reserved + 0.3 > 1.0: waits
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await budget.settle(0.3, actual=0.1)  # room again: 0.1 spent + 0.6 reserved + 0.3 fits
+        await asyncio.wait_for(waiter, 5)
+        for _ in range(3):
+            await budget.settle(0.3, actual=0.1)
+        assert budget.in_flight == 0 and budget.reserved == 0.0 and budget.spent == pytest.approx(0.4)
+        with pytest.raises(BudgetReached, match="may cost up to \\$0.7000"):
+            await asyncio.wait_for(budget.admit(0.7), 5)  # 0.4 + 0.7 > 1 and nothing in flight: stop, not wait
+        await budget.admit(0.6)  # 0.4 + 0.6 == 1.0 fits exactly
+
+    asyncio.run(scenario())
