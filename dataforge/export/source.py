@@ -86,6 +86,8 @@ def open_source(root: str | Path, *, splits: tuple[str, ...] | None = None, full
     manifest = verified.manifest
     present = [s for s in SPLITS if s in verified.views] + sorted(set(verified.views) - set(SPLITS))
     del verified  # drop the memory maps: writers open one shard at a time
+    if not present:
+        raise ExportError(f"{root / MANIFEST}: lists no shards; there is nothing to export")
     wanted = tuple(present) if splits is None else splits
     missing = [s for s in wanted if s not in present]
     if missing:
@@ -134,10 +136,11 @@ def _list_parts(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], values[offsets[0]:offsets[-1]]
 
 
-def iter_chunks(path: Path, *, chunk_tokens: int = CHUNK_TOKENS) -> Iterator[Chunk]:
-    """The rows of one shard, ``chunk_tokens // seq_len`` rows (at least one) at a time."""
+def iter_chunks(path: Path, *, chunk_tokens: int | None = None) -> Iterator[Chunk]:
+    """The rows of one shard, ``chunk_tokens // seq_len`` rows (at least one) at a time
+    (``CHUNK_TOKENS`` when not given)."""
     view: ShardView = open_shard(path, check_tokens=False)  # checked by open_source already
-    step = max(1, chunk_tokens // view.seq_len)
+    step = max(1, (CHUNK_TOKENS if chunk_tokens is None else chunk_tokens) // view.seq_len)
     tokens, lengths, mask = view.tokens, view.lengths, view.loss_mask
     for lo in range(0, tokens.shape[0], step):
         hi = min(lo + step, tokens.shape[0])

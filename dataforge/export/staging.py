@@ -68,6 +68,14 @@ class Staging:
             if (target.exists() or target.is_symlink()) and not is_recorded(self.root, rel):
                 raise ExportError(f"{target}: exists and dataforge did not write it; the export would replace "
                                   "it: move it away or choose another --prefix or output folder")
+            for parent in Path(rel).parents:  # a folder we would write into (hf --prefix) must be ours
+                folder = self.root / parent
+                if parent != Path(".") and folder.exists() and not folder.is_dir():
+                    raise ExportError(f"{folder}: is a file; the export needs a folder there: choose another --prefix")
+                if parent != Path(".") and folder.is_dir() and any(folder.iterdir()) and not any(
+                        is_recorded(self.root, p) for p in folder.rglob("*")):
+                    raise ExportError(f"{folder}: a folder dataforge did not make; the export would write into "
+                                      "it: move it away or choose another --prefix")
 
     def path(self, rel: str, *, folder: bool = False) -> Path:
         """Where the file (or folder) that will be published as ``rel`` is written now."""

@@ -20,7 +20,7 @@ from dataforge.export import ExportParams, export_shards
 from dataforge.outputs import OutputDir
 from dataforge.tokenize.shards import ShardSpec, ShardWriter, manifest_core, write_manifest
 from tests.export.conftest import export_cli, load_summary, packed_output
-from tests.export.readers import read_megatron, stream
+from tests.export.readers import read_hf, read_megatron, stream
 
 
 def test_help_has_examples_and_defaults() -> None:
@@ -176,3 +176,43 @@ def test_memory_does_not_grow_with_the_corpus(tmp_path: Path, fmt: str) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < peaks[0] * 1.5 + (1 << 20), peaks  # 4x the tokens, not 4x the memory
+
+
+@pytest.mark.parametrize("fmt", ["megatron", "nanogpt", "hf"])
+def test_chunks_smaller_than_a_shard_give_the_same_bytes(ordered_run: Path, tmp_path: Path, fmt: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = tmp_path / "whole"
+    export_shards(ordered_run, whole, ExportParams(format=fmt))
+    monkeypatch.setattr("dataforge.export.source.CHUNK_TOKENS", 300)  # 2 rows of 128 per chunk, 64 per shard
+    small = tmp_path / "small"
+    export_shards(ordered_run, small, ExportParams(format=fmt))
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert files == sorted(p.relative_to(small) for p in small.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if fmt == "hf":  # more record batches per file: the same table, not the same bytes
+        got, want = read_hf(small), read_hf(whole)
+        assert all(got[s].equals(want[s]) for s in want)
+        return
+    for rel in files:
+        if rel.name != "export.json":
+            assert (whole / rel).read_bytes() == (small / rel).read_bytes(), rel
+
+
+def test_a_manifest_without_shards_is_refused(tmp_path: Path) -> None:
+    spec = ShardSpec(kind="pretrain", seq_len=4, vocab_size=100, eos_id=0, pad_id=0, tokenizer_sha256="0" * 64)
+    write_manifest(tmp_path / "src", manifest_core(spec, []))
+    r = export_cli(tmp_path / "src", tmp_path / "out", "megatron")
+    assert r.exit_code == 2 and "lists no shards" in r.output
+
+
+def test_hf_prefix_folder_must_be_ours(ordered_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert export_cli(ordered_run, out, "nanogpt", "--split", "validation").exit_code == 0
+    (out / "theirs").mkdir()
+    (out / "theirs" / "data.csv").write_text("a,b\n")
+    r = export_cli(ordered_run, out, "hf", "--prefix", "theirs")
+    assert r.exit_code == 2 and "a folder dataforge did not make" in r.output
+    assert sorted(p.name for p in (out / "theirs").iterdir()) == ["data.csv"]
+    assert export_cli(ordered_run, out, "hf", "--prefix", "ours").exit_code == 0
+    (out / "ours" / "notes.txt").write_text("added later")  # a user file inside our folder stays
+    assert export_cli(ordered_run, out, "hf", "--prefix", "ours", "--split", "train").exit_code == 0
+    assert sorted(p.name for p in (out / "ours").iterdir()) == ["dataset_dict.json", "notes.txt", "train"]
