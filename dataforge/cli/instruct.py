@@ -174,9 +174,7 @@ def self_instruct(**kw: Any) -> None:
     summary = run_generation(settings, config, seed_tasks=kw["seed_tasks"], output=kw["output"], api_key=api_key,
                              cache_path=kw["cache_path"], prices_path=kw["prices"], price=kw["price"])
     echo(f"accepted {summary['accepted']}/{summary['target']} -> {kw['output']}")
-    rejected = {k.split(".", 1)[1]: v for k, v in summary["counts"].items() if k.startswith("rejected.") and v}
-    if rejected:
-        echo("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    report_rejections(summary)
     report_client(summary)
 
 
@@ -256,3 +254,51 @@ def tokenize_sft(instructions: Path, tokenizer: Path, output: Path, seq_len: int
     echo(f"{c.get('rows_train', 0)} train + {c.get('rows_validation', 0)} validation rows in "
          f"{len(manifest['shards'])} shard(s); {c.get('truncated', 0)} truncated, "
          f"{c.get('dropped_too_long', 0)} dropped -> {output}")
+
+
+@click.command("evol-instruct")
+@click.argument("seeds", type=_EXISTING)
+@click.option("-o", "--output", type=_PATH, required=True, help="Output .jsonl (appended as accepted) or .json.")
+@click.option("--rounds", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Rounds of evolution, M (WizardLM: 4).")
+@click.option("--methods", default="constraints,deepen,concretize,reasoning,complicate_input,breadth",
+              show_default=True, help="Evolving methods to draw from, comma-separated.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Draw of the method per lineage and round.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, show_default="all seeds",
+              help="Evolve only the first N seed instructions.")
+@click.option("--instruction-field", default="instruction", show_default=True,
+              help="Field of the seed records holding the instruction.")
+@click.option("--novelty-threshold", type=click.FloatRange(0, 1), default=ROUGE_THRESHOLD, show_default=True,
+              help="Reject an evolution whose ROUGE-L F1 with a pool instruction is above this (1: off).")
+@client_options
+@sampling_options
+@handle_errors
+def evol_instruct(**kw: Any) -> None:
+    """WizardLM's Evol-Instruct over any seed set (Self-Instruct seed tasks, Alpaca JSON, or
+    JSONL with an instruction field): M rounds of in-depth and in-breadth evolving with the
+    published prompts and elimination rules, counted by reason, then the ROUGE-L novelty
+    filter. Same client, cache, resume, limits and exit codes as self-instruct.
+
+    \b
+    Example:
+      dataforge evol-instruct data/instructions/seed_tasks.jsonl -o out/evol.jsonl \\
+        --rounds 4 --model gpt-4o-mini --max-cost 5
+    """
+    from ..selfinstruct.evol import EvolSettings, run_evol
+
+    api_key = api_key_from_env()
+    config = client_config(kw)
+    settings = EvolSettings(rounds=kw["rounds"], methods=tuple(m.strip() for m in kw["methods"].split(",") if m.strip()),
+                            seed=kw["seed"], limit=kw["limit"], instruction_field=kw["instruction_field"],
+                            novelty_threshold=kw["novelty_threshold"], sampling=sampling_from(kw))
+    summary = run_evol(settings, config, seeds_path=kw["seeds"], output=kw["output"], api_key=api_key,
+                       cache_path=kw["cache_path"], prices_path=kw["prices"], price=kw["price"])
+    echo(f"accepted {summary['accepted']} evolved instructions from {summary['seeds']} seeds -> {kw['output']}")
+    report_rejections(summary)
+    report_client(summary)
+
+
+def report_rejections(summary: dict[str, Any]) -> None:
+    rejected = {k.split(".", 1)[1]: v for k, v in summary["counts"].items() if k.startswith("rejected.") and v}
+    if rejected:
+        echo("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))

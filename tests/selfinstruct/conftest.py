@@ -129,7 +129,39 @@ def fake_model(prompt: str, seen: int) -> str:
             out.append(f"{head} Describe the {_words(rng, 7)}.\n{n}. Input:\n<noinput>\n{n}. Output:\n"
                        f"The {_words(rng, 6)}.\n")
         return "###\n".join(out)
-    return "I cannot help with that."
+    if prompt.startswith("I want you act as a Prompt Rewriter"):  # Evol-Instruct in depth
+        given = prompt.split("#The Given Prompt#: \r\n ", 1)[1].split(" \r\n#Rewritten Prompt#:", 1)[0]
+        roll = rng.random()
+        if roll < 0.1:
+            return "#Rewritten Prompt#: " + given  # copies the prompt's wording
+        return given + f" Also consider the {_words(rng, 5)}." if roll < 0.9 else given
+    if prompt.startswith("I want you act as a Prompt Creator"):  # Evol-Instruct in breadth
+        return f"Explain the {_words(rng, 8)}."
+    if prompt.startswith("Here are two Instructions to ChatGPT AI"):  # Evol-Instruct equality (Appendix G)
+        first = prompt.split("The First Prompt: ", 1)[1].split("\r\nThe Second Prompt: ", 1)[0]
+        second = prompt.split("\r\nThe Second Prompt: ", 1)[1].split("\r\nYour Judgement", 1)[0]
+        return "Equal" if first == second else "Not Equal"
+    if prompt.startswith("We would like to request your feedback"):  # AlpaGasus judge
+        return _judge_answer(prompt, rng)
+    roll = rng.random()
+    if roll < 0.08:
+        return "Sorry, I cannot help with that."
+    if roll < 0.12:
+        return "It is what it is."
+    return f"Here is a careful answer about the {_words(rng, 12)}."
+
+
+def _judge_answer(prompt: str, rng: random.Random) -> str:
+    """Scores as a judge writes them, some in awkward forms, a few unusable."""
+    roll = rng.random()
+    score = rng.choice(["5", "4.5", "4", "3.5", "3", "2", "1"])
+    if roll < 0.6:
+        return f"{score}\nThe response is accurate and helpful."
+    if roll < 0.75:
+        return f"Score: {score}/5\nMostly correct."
+    if roll < 0.9:
+        return f"**{score}**\n\nExplanation: fine."
+    return "I would rate this response highly.\nIt is good."
 
 
 class _Handler(BaseHTTPRequestHandler):
