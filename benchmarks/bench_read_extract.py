@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--system", default="dataforge")
-    ap.add_argument("--extractor", default="resiliparse")
+    ap.add_argument("--extractor", default="fast")
     ap.add_argument("--isolation", default="process")
     ap.add_argument("--input")
     ap.add_argument("--tokenize", action="store_true")
@@ -167,7 +167,8 @@ def main() -> None:
         files = make_inputs(speed_dir, files=1, units_per_file=reps)
         mb = sum(f.stat().st_size for f in files) / 1e6
         configs = [
-            ("dataforge warc, resiliparse (default, process isolation)", dict(extractor="resiliparse")),
+            ("dataforge warc, fast (default, process isolation)", dict(extractor="fast")),
+            ("dataforge warc, resiliparse (process isolation)", dict(extractor="resiliparse")),
             ("dataforge warc, resiliparse, inline (SIGALRM)", dict(extractor="resiliparse", isolation="inline")),
             ("dataforge warc, trafilatura (process isolation)", dict(extractor="trafilatura")),
             ("datatrove WarcReader + Trafilatura", dict(system="datatrove")),
@@ -184,7 +185,7 @@ def main() -> None:
         for units in (small, big):
             folder = tmp / f"rss{units}"
             make_inputs(folder, files=1, units_per_file=units)
-            rss[units] = run_pinned(input=folder, extractor="resiliparse")
+            rss[units] = run_pinned(input=folder, extractor="fast")
             rss[units]["mb"] = (folder / "part-000.warc.gz").stat().st_size / 1e6
             print("rss", units, rss[units], flush=True)
         write_report(rows, mb, reps, rss, small, big)
@@ -221,7 +222,7 @@ def write_report(rows: list, mb: float, reps: int, rss: dict, small: int, big: i
         "(the extractors keep different text, so token counts differ). Wall-clock seconds (read+extract): "
         + ", ".join(f"{name.split(' (')[0]} {ex['seconds']:.1f}" for name, ex, _ in rows) + ".",
         "",
-        f"## Peak RSS when the input grows 10x (dataforge warc reader + resiliparse, one file)",
+        "## Peak RSS when the input grows 10x (dataforge warc reader, fast extractor, one file)",
         "",
         "| input | docs | reader process peak RSS | extractor child peak RSS |",
         "|---|---:|---:|---:|",

@@ -3,8 +3,9 @@
 One page, in this order (each step a rule of :mod:`.extract_rules`, applied here):
 
 1. scan the source for class/id values that name boilerplate (comments, related, ...);
-2. parse (resiliparse, lexbor), choose the content root and put a marker text at its
-   start and end;
+2. parse (resiliparse, lexbor); mark the headline (first ``<h1>``) and its ancestors,
+   which no name may drop; choose the content root and put a marker text at its start
+   and end;
 3. mark link-dense blocks inside the root;
 4. clear the class of ``<blockquote>`` elements: quoted text and embedded posts
    (``<blockquote class="twitter-tweet">``, Twitter's documented embed markup) are part of
@@ -31,6 +32,7 @@ from . import extract_rules as rules
 
 log = logging.getLogger(__name__)
 
+_KEEP = "data-dataforge-keep"  # the headline and its ancestors: no name drops them
 _LINKS = "data-dataforge-links"  # link-dense blocks
 #: text nodes put at the start and end of the content root: one extraction of the whole
 #: page gives both the root's text (between them) and the whole page's (without them)
@@ -74,9 +76,14 @@ def extract_fast(
     # held until the link-density pass: links inside paragraphs then find their parent's
     # Python object made already (resiliparse makes one per node, a few microseconds each)
     paragraphs = body.get_elements_by_tag_name("p").values()
+    headline = rules.headline_path(body)
+    for node in headline:
+        node.setattr(_KEEP, "")
     root = None
     if content_root:
-        root = rules.content_root(paragraphs, flagged, share=root_share, min_chars=min_paragraph_chars)
+        root = rules.content_root(
+            paragraphs, flagged, share=root_share, min_chars=min_paragraph_chars, protected=frozenset(headline)
+        )
         if root is body:
             root = None
     if root is not None:
@@ -89,7 +96,7 @@ def extract_fast(
     for quote in body.get_elements_by_tag_name("blockquote").values():
         if quote.hasattr("class"):
             quote.delattr("class")
-    named = rules.boilerplate_selectors(flagged)
+    named = rules.boilerplate_selectors(flagged, protected=f":not([{_KEEP}])")
     options = dict(main_content=True, comments="comments" not in drop, post_meta=False)
     try:
         text = extract_plain_text(tree, skip_elements=skip + named, **options)

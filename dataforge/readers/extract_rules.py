@@ -11,12 +11,13 @@ semantics or in published boilerplate-removal practice, not in one site's markup
    ``negative`` patterns and trafilatura's discard XPaths (``xpaths.py``: comments, share,
    social, newsletter, cookie, tags, author, related, most-popular, teaser, caption). Names
    are split into words (``relatedPosts`` -> related, posts) and matched as whole words, so
-   ``commentary`` or ``shared-content`` are not comments or shares. Three guards: a name
-   that states a state (``has-comments``, ``comments-open``: WordPress puts these on
-   ``<body>`` and ``<article>``) does not count; an element that also carries a content
-   name (``entry-content entry-content-read-more``) is kept (Readability's
-   ``okMaybeItsACandidate``); and ``html``/``body``/``main`` and the ancestors of the
-   content root are never dropped.
+   ``commentary`` or ``shared-content`` are not comments or shares. Guards: a name that
+   states a state (``has-comments``, ``comments-open``, ``enable-lightbox``: WordPress
+   and themes put these on ``<body>`` and containers) does not count; an element that
+   also carries a content name (``entry-content entry-content-read-more``) is kept
+   (Readability's ``okMaybeItsACandidate``); ``html``/``body``/``main``, the headline
+   (first ``<h1>``) and its ancestors, and the content root and its ancestors are never
+   dropped.
 2. **Content root** (after Readability's paragraph scoring, Arc90 2009): the deepest
    element holding at least ``root_share`` of the page's paragraph text (``<p>`` of at
    least ``min_paragraph_chars``, outside flagged boilerplate) is the article; everything
@@ -80,8 +81,10 @@ VOCABULARY: Mapping[str, tuple[str, ...]] = {
 _MAX_PARTS = max(word.count("-") + 1 for words in VOCABULARY.values() for word in words)
 
 #: first/last name parts that make a name a state, not a role ("has-comments", "comments-open")
-_STATE_FIRST = frozenset({"has", "no", "is", "with", "show", "hide", "enable", "disable"})
-_STATE_LAST = frozenset({"open", "closed", "enabled", "disabled", "on", "off", "active", "count", "number", "allowed"})
+_STATE_FIRST = frozenset({"has", "no", "is", "with", "show", "hide"})
+_STATE_LAST = frozenset({"open", "closed", "on", "off", "active", "count", "number"})
+#: ... and parts that do so wherever they stand (a theme's "penci-enable-lightbox")
+_STATE_ANY = frozenset({"enable", "enabled", "disable", "disabled", "allowed"})
 #: a name made only of these parts is the article container ("entry-content", "article-body")
 _CONTENT_PARTS = frozenset({"article", "entry", "post", "story", "content", "body", "text", "main", "blog", "single"})
 #: never dropped by a name (resiliparse whitelists them too)
@@ -175,7 +178,7 @@ def name_group(name: str, vocab: Vocabulary) -> str | None:
 
 
 def _group(parts: list[str], vocab: Vocabulary) -> str | None:
-    if not parts or parts[0] in _STATE_FIRST or parts[-1] in _STATE_LAST:
+    if not parts or parts[0] in _STATE_FIRST or parts[-1] in _STATE_LAST or not _STATE_ANY.isdisjoint(parts):
         return None
     index, firsts = vocab.index, vocab.firsts
     for i, part in enumerate(parts):
@@ -233,15 +236,16 @@ def scan_attributes(html: str, vocab: Vocabulary) -> Flagged:
     return flagged
 
 
-def boilerplate_selectors(flagged: Flagged) -> list[str]:
+def boilerplate_selectors(flagged: Flagged, *, protected: str = "") -> list[str]:
     """CSS selectors for the flagged values (exact value match), for resiliparse's skip list.
 
-    Values that cannot be written as a CSS string as they are are left out. The content
-    root and its ancestors are never among the elements selected: :func:`content_root`
-    counts no paragraph under a flagged element.
+    ``protected`` is appended to each (``:not([data-keep])``: elements so marked are never
+    selected). Values that cannot be written as a CSS string as they are are left out.
+    The content root and its ancestors are never among the elements selected:
+    :func:`content_root` counts no paragraph under a flagged element.
     """
     return [
-        f'[{kind}="{value}"]{_NEVER_DROPPED}'
+        f'[{kind}="{value}"]{_NEVER_DROPPED}{protected}'
         for (kind, value), group in flagged.items()
         if group is not None and _SELECTOR_SAFE.match(value)
     ]
@@ -257,22 +261,41 @@ def ancestors(node: Any) -> list[Any]:
     return out
 
 
-def is_flagged(element: Any, flagged: Flagged) -> bool:
+def headline_path(body: Any) -> list[Any]:
+    """The page's first ``<h1>`` and its ancestors: never dropped by a name.
+
+    A comment section, a teaser list or a share bar never holds the page's headline; an
+    element that does is the article or wraps it, whatever its classes say (an article
+    element with a ``url-breadcrumb`` hook class, a theme container with
+    ``penci_sidebar``). Without this guard such a name empties the whole page.
+    """
+    headline = body.query_selector("h1")
+    return [] if headline is None else [headline, *ancestors(headline)]
+
+
+def is_flagged(element: Any, flagged: Flagged, protected: frozenset[Any] = frozenset()) -> bool:
     """Is this element named as boilerplate (by its exact class or id value)?"""
-    if element.tag in ("html", "body", "main"):
+    if element.tag in ("html", "body", "main") or element in protected:
         return False
     cls, ident = element.getattr("class"), element.getattr("id")
     return bool((cls is not None and flagged.get(("class", cls))) or (ident is not None and flagged.get(("id", ident))))
 
 
 def content_root(
-    paragraphs: list[Any], flagged: Flagged, *, share: float, min_chars: int, max_steps: int = 50_000
+    paragraphs: list[Any],
+    flagged: Flagged,
+    *,
+    share: float,
+    min_chars: int,
+    protected: frozenset[Any] = frozenset(),
+    max_steps: int = 50_000,
 ) -> Any | None:
     """The deepest element holding ``share`` of the page's paragraph text, or None.
 
     ``paragraphs``: the page's ``<p>`` elements; those of at least ``min_chars`` characters
     (Readability scores only paragraphs of 25+ characters) outside flagged boilerplate
-    count. Walking up from each paragraph's parent costs the depth of the tree; past
+    count (``protected`` elements never count as flagged: see :func:`headline_path`).
+    Walking up from each paragraph's parent costs the depth of the tree; past
     ``max_steps`` parent steps (a pathologically nested page) no root is chosen and the
     page is extracted whole.
     """
@@ -294,7 +317,7 @@ def content_root(
         steps += len(chain)
         if steps > max_steps:
             return None
-        if any(is_flagged(node, flagged) for node in chain):
+        if any(is_flagged(node, flagged, protected) for node in chain):
             continue
         total += n
         for level, node in enumerate(chain):

@@ -1,9 +1,10 @@
 """The ``extract_html`` stage: documents whose text is raw HTML -> plain text.
 
 For inputs that carry HTML in a field (e.g. a JSONL dump of crawled pages read with
-``text_field: html``). Same extractor, options and time limit as the ``warc`` reader.
-A page whose extraction fails, times out or comes out empty is dropped and counted
-as ``dropped.<reason>`` (``empty_extraction``, ``extract_timeout``, ``extract_error``).
+``text_field: html``). Same extractor (``fast`` by default), options and time limit as
+the ``warc`` reader. A page whose extraction fails, times out, crashes the extractor or
+comes out empty is dropped and counted as ``dropped.<reason>`` (``empty_extraction``,
+``extract_timeout``, ``extract_error``, ``extract_crash``).
 """
 
 from __future__ import annotations

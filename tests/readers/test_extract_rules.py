@@ -55,7 +55,7 @@ def test_boilerplate_names_are_recognised(name: str, group: str) -> None:
 
 @pytest.mark.parametrize("name", [
     "commentary", "shared-content", "article-body", "author", "tag-news", "readable",
-    "has-comments", "comments-open", "no-related", "is-sharing-active", "",
+    "has-comments", "comments-open", "no-related", "is-sharing-active", "penci-enable-lightbox", "",
 ])
 def test_other_names_are_not(name: str) -> None:
     """Whole words only (commentary, shared), no bare "author"/"tag-<slug>", and names that
@@ -123,6 +123,19 @@ def test_words_inside_other_words_are_not_boilerplate() -> None:
 def test_body_and_main_are_never_dropped_by_name() -> None:
     html = f'<html><body class="comments"><main class="share"><p>{BODY}</p></main></body></html>'
     assert BODY.strip() in fast(html)
+
+
+def test_the_element_holding_the_headline_is_never_dropped_by_name() -> None:
+    """A hook class on the article itself (a real page: <article class="... url-breadcrumb">)."""
+    html = (f"<html><body><div class='page'><article class='article-well js-article url-breadcrumb'>"
+            f"<h1>Budget passes</h1><p>{BODY}</p><p>{BODY}</p></article>"
+            "<div class='breadcrumb'><p>Home / News / Politics / Budget, a trail of links.</p></div></div></body></html>")
+    out = fast(html)
+    assert BODY.strip() in out and "Budget passes" in out
+    assert "a trail of links" not in out  # the same word elsewhere still drops
+    tree = HTMLTree.parse(html)
+    assert [node.tag for node in rules.headline_path(tree.body)] == ["h1", "article", "div", "body", "html"]
+    assert rules.headline_path(HTMLTree.parse("<p>no headline</p>").body) == []
 
 
 def test_dropping_nothing_keeps_the_comments() -> None:
