@@ -33,17 +33,25 @@ def _fmt(x: float) -> str:
               help="High-quality documents: JSONL(.gz/.zst), Parquet or .txt (repeatable).")
 @click.option("--negative", "negative", multiple=True, required=True, metavar="FILE",
               help="Low-quality documents, same formats (repeatable).")
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (.ftz or .bin).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (.ftz or .bin); an existing file that is not a fastText model is refused.")
 @click.option("--text-key", default=_DEFAULTS.text_key, show_default=True, help="JSONL/Parquet text field.")
 @click.option("--valid-fraction", default=_DEFAULTS.valid_fraction, show_default=True, type=click.FloatRange(0, 0.9),
               help="Share of documents held out for the metrics.")
-@click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int)
-@click.option("--word-ngrams", default=_DEFAULTS.word_ngrams, show_default=True, type=click.IntRange(1, 5))
-@click.option("--dim", default=_DEFAULTS.dim, show_default=True, type=click.IntRange(2, 512))
-@click.option("--epoch", default=_DEFAULTS.epoch, show_default=True, type=click.IntRange(1, 200))
-@click.option("--lr", default=_DEFAULTS.lr, show_default=True, type=click.FloatRange(0, 5, min_open=True))
-@click.option("--min-count", default=_DEFAULTS.min_count, show_default=True, type=click.IntRange(1))
-@click.option("--bucket", default=_DEFAULTS.bucket, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=click.IntRange(0, 2**31 - 1),
+              help="Seed of the held-out split and of fastText's training.")
+@click.option("--word-ngrams", default=_DEFAULTS.word_ngrams, show_default=True, type=click.IntRange(1, 5),
+              help="Word n-gram length (DCLM: bigrams).")
+@click.option("--dim", default=_DEFAULTS.dim, show_default=True, type=click.IntRange(2, 512),
+              help="Embedding size.")
+@click.option("--epoch", default=_DEFAULTS.epoch, show_default=True, type=click.IntRange(1, 200),
+              help="Passes over the training documents.")
+@click.option("--lr", default=_DEFAULTS.lr, show_default=True, type=click.FloatRange(0, 5, min_open=True),
+              help="fastText learning rate.")
+@click.option("--min-count", default=_DEFAULTS.min_count, show_default=True, type=click.IntRange(1),
+              help="Ignore words seen fewer times.")
+@click.option("--bucket", default=_DEFAULTS.bucket, show_default=True, type=click.IntRange(0, 50_000_000),
+              help="Hashed n-gram buckets.")
 @click.option("--quantize/--no-quantize", default=_DEFAULTS.quantize, show_default=True,
               help="Write a small quantized model (.ftz).")
 @click.option("--balance/--no-balance", default=_DEFAULTS.balance, show_default=True,
@@ -55,7 +63,10 @@ def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, tex
     """Train a fastText quality classifier and print held-out precision, recall and AUC.
 
     Documents from --positive files get the label "hq", from --negative files "lq"; the
-    quality_classifier stage scores documents by the probability of "hq".
+    quality_classifier stage scores documents by the probability of "hq". Degenerate data
+    is refused (exit 2): one file as both classes, fewer than 20 documents in a class, or
+    classes that are mostly the same documents; a model that cannot tell its own training
+    documents apart is not written (exit 1).
 
     \b
     Example:
@@ -76,7 +87,7 @@ def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, tex
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False), help="A trained model.")
 @click.option("--positive", "positive", multiple=True, required=True, metavar="FILE", help="Known good documents.")
 @click.option("--negative", "negative", multiple=True, required=True, metavar="FILE", help="Known bad documents.")
-@click.option("--text-key", default=_DEFAULTS.text_key, show_default=True)
+@click.option("--text-key", default=_DEFAULTS.text_key, show_default=True, help="JSONL/Parquet text field.")
 @handle_errors
 def evaluate(model: str, positive: tuple[str, ...], negative: tuple[str, ...], text_key: str) -> None:
     """Print precision, recall, accuracy and AUC of a model on labelled files.

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -124,6 +126,73 @@ def _text_chunks(path: str, chunk_chars: int) -> Iterator[str]:
         yield "\n\n".join(buf)
 
 
+#: fastText's binary format (fasttext.cc saveModel / args, dictionary, matrix save): magic, newest version
+FASTTEXT_MAGIC, FASTTEXT_VERSION = 793712314, 12
+
+
+def check_model_file(path: str) -> None:
+    """Refuse a file fastText would hang on (truncated: its reader loops past EOF) or crash on (damaged:
+    std::bad_alloc): walk the header, arguments, dictionary and both matrices, and require the file to
+    end exactly where they do. Raises ConfigError naming the file and the part that is wrong."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the model ({exc.strerror or exc})") from None
+    pos, part = 0, "header"
+
+    def short() -> ConfigError:
+        return ConfigError(f"{path}: not a complete fastText model (it ends at byte {len(data):,}, inside the "
+                           f"{part}); it is truncated or damaged: train or copy it again")
+
+    def take(fmt: str) -> tuple[Any, ...]:
+        nonlocal pos
+        size = struct.calcsize(fmt)
+        if pos + size > len(data):
+            raise short()
+        pos += size
+        return struct.unpack_from(fmt, data, pos - size)
+
+    def skip(n: int) -> None:
+        nonlocal pos
+        if n < 0 or pos + n > len(data):
+            raise short()
+        pos += n
+
+    def quantizer() -> None:  # ProductQuantizer: dim, nsubq, dsub, lastdsub, then dim x 256 float centroids
+        skip(take("<iiii")[0] * 256 * 4)
+
+    magic, version = take("<ii")
+    if magic != FASTTEXT_MAGIC or not 0 < version <= FASTTEXT_VERSION:
+        raise ConfigError(f"{path}: not a fastText model (no fastText header); train one with "
+                          "`dataforge classifier train`")
+    part = "arguments"
+    take("<12id")  # dim, ws, epoch, minCount, neg, wordNgrams, loss, model, bucket, minn, maxn, lrUpdateRate, t
+    part = "dictionary"
+    size, _nwords, _nlabels, _ntokens, pruned = take("<iiiqq")
+    for _ in range(max(size, 0)):
+        end = data.find(b"\0", pos)
+        if end < 0:
+            raise short()
+        pos = end + 1  # the word, NUL-terminated
+        take("<qb")  # its count and entry type
+    skip(8 * max(pruned, 0))  # pruned index pairs (-1: none)
+    for part in ("input matrix", "output matrix"):
+        (quantized,) = take("<?")
+        if quantized:  # QuantMatrix: qnorm, rows, cols, codes, quantizer, then norm codes and their quantizer
+            (qnorm,), (rows, _cols), (codes,) = take("<?"), take("<qq"), take("<i")
+            skip(codes)
+            quantizer()
+            if qnorm:
+                skip(rows)
+                quantizer()
+        else:  # DenseMatrix: rows, cols, float32 values
+            rows, cols = take("<qq")
+            skip(rows * cols * 4)
+    if pos != len(data):
+        raise ConfigError(f"{path}: {len(data) - pos:,} bytes after the end of the fastText model; "
+                          "it is damaged or not one model: train or copy it again")
+
+
 def _hash(key: str) -> int:
     return xxhash.xxh64_intdigest(key.encode("utf-8", "surrogatepass"))
 
@@ -134,20 +203,59 @@ def in_validation(seed: int, source: str, index: int, fraction: float) -> bool:
     return (h % 1_000_000) < fraction * 1_000_000
 
 
+#: fewest documents per class a classifier is trained on: below this fastText's bigram model learns
+#: nothing that holds up (and the held-out split has a document or two); our floor, not a published one
+MIN_DOCS_PER_CLASS = 20
+#: training-split AUC under which the model is refused: it cannot tell its own training classes apart
+#: (chance is 0.5; separable classes reach ~1.0, and DCLM's hard human labels still ~0.9 on train)
+MIN_TRAIN_AUC = 0.6
+
+
+def _same_files(positive: list[str], negative: list[str]) -> list[str]:
+    def key(p: str) -> str:
+        return os.path.realpath(p)
+
+    neg = {key(p) for p in negative}
+    return [p for p in positive if key(p) in neg]
+
+
 def split_examples(
     positive: list[str], negative: list[str], opts: TrainOptions
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(train, valid) lists of (label, text); the training split balanced if asked."""
-    train: dict[str, list[tuple[str, str]]] = {POSITIVE: [], NEGATIVE: []}
-    valid: list[tuple[str, str]] = []
+    """(train, valid) lists of (label, text); the training split balanced if asked.
+
+    Degenerate data is refused (ConfigError): one file given as both classes, a class with fewer
+    than MIN_DOCS_PER_CLASS documents, or classes that are mostly the same documents."""
+    both = _same_files(positive, negative)
+    if both:
+        raise ConfigError(f"{both[0]} is given as both --positive and --negative; a classifier needs "
+                          "different documents for each label")
+    docs: dict[str, list[tuple[str, int, str]]] = {POSITIVE: [], NEGATIVE: []}
     for label, paths in ((POSITIVE, positive), (NEGATIVE, negative)):
         for path in paths:
-            for i, text in enumerate(iter_texts(path, text_key=opts.text_key, chunk_chars=opts.chunk_chars)):
-                dest = valid if in_validation(opts.seed, path, i, opts.valid_fraction) else train[label]
-                dest.append((label, text))
+            docs[label] += [(path, i, text) for i, text in enumerate(
+                iter_texts(path, text_key=opts.text_key, chunk_chars=opts.chunk_chars))]
+    for label, flag in ((POSITIVE, "positive"), (NEGATIVE, "negative")):
+        if len(docs[label]) < MIN_DOCS_PER_CLASS:
+            raise ConfigError(f"only {len(docs[label])} {label} training documents in the --{flag} files; "
+                              f"a classifier needs at least {MIN_DOCS_PER_CLASS} per class to learn more than chance")
+    shared = {t for _, _, t in docs[POSITIVE]} & {t for _, _, t in docs[NEGATIVE]}
+    if len(shared) * 2 >= min(len(docs[POSITIVE]), len(docs[NEGATIVE])):
+        raise ConfigError(f"{len(shared)} documents are in both the --positive and the --negative files; "
+                          "the two classes are mostly the same text, so no classifier can separate them")
+    if shared:
+        log.warning("%d documents are in both classes; they are left out of training and metrics", len(shared))
+    train: dict[str, list[tuple[str, str]]] = {POSITIVE: [], NEGATIVE: []}
+    valid: list[tuple[str, str]] = []
+    for label, rows in docs.items():
+        for path, i, text in rows:
+            if text in shared:
+                continue
+            dest = valid if in_validation(opts.seed, path, i, opts.valid_fraction) else train[label]
+            dest.append((label, text))
     for label in train:
         if not train[label]:
-            raise ConfigError(f"no {label} training documents: check the --{'positive' if label == POSITIVE else 'negative'} files")
+            raise ConfigError(f"no {label} training documents left after the held-out split: lower --valid-fraction")
     if opts.balance:
         n = min(len(v) for v in train.values())
         for label, rows in train.items():  # keep a deterministic pseudo-random subset
@@ -188,11 +296,24 @@ def evaluate(model: object, examples: list[tuple[str, str]], threshold: float = 
     }
 
 
+def _refuse_foreign_file(output: Path) -> None:
+    """An existing output must be a fastText model (one we may replace), never a user's other file."""
+    if output.is_dir():
+        raise ConfigError(f"{output}: is a directory; --output names the model file to write")
+    if output.exists():
+        with open(output, "rb") as fh:
+            head = fh.read(4)
+        if len(head) < 4 or struct.unpack("<i", head)[0] != FASTTEXT_MAGIC:
+            raise ConfigError(f"{output}: exists and is not a fastText model; it would be overwritten: "
+                              "choose another --output")
+
+
 def train_classifier(positive: list[str], negative: list[str], output: str | Path, opts: TrainOptions) -> Metrics:
     """Train, measure on the held-out split, and write the model atomically to ``output``."""
     fasttext = fasttext_module()
-    train, valid = split_examples(positive, negative, opts)
     output = Path(output)
+    _refuse_foreign_file(output)
+    train, valid = split_examples(positive, negative, opts)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
         train_file = os.path.join(tmp, "train.txt")
@@ -208,6 +329,11 @@ def train_classifier(positive: list[str], negative: list[str], output: str | Pat
                 model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=opts.cutoff, thread=1, verbose=0)
         except RuntimeError as exc:  # fastText: "Encountered NaN."
             raise DataforgeError(f"fastText training failed ({exc}); try a smaller --lr or another --seed") from exc
+        learned = evaluate(model, train)["auc"]
+        if not learned >= MIN_TRAIN_AUC:
+            raise DataforgeError(f"the classifier cannot tell its own training documents apart (training AUC "
+                                 f"{learned:.2f}, chance 0.5); nothing was written to {output}. Give classes "
+                                 "that differ, or more documents")
         tmp_out = temp_path_for(output)
         model.save_model(str(tmp_out))
         os.replace(tmp_out, output)
@@ -225,6 +351,7 @@ def train_classifier(positive: list[str], negative: list[str], output: str | Pat
 
 def evaluate_files(model_path: str, positive: list[str], negative: list[str], *, text_key: str = "text") -> dict[str, float]:
     """Metrics of a saved model on labelled files (all of them, no split)."""
+    check_model_file(model_path)
     examples = [(POSITIVE, t) for p in positive for t in iter_texts(p, text_key=text_key)]
     examples += [(NEGATIVE, t) for p in negative for t in iter_texts(p, text_key=text_key)]
     return evaluate(load_model(model_path), examples)

@@ -15,8 +15,6 @@ position a checkpoint needs is one integer, and a resumed run draws the very sam
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,8 +23,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ..tokenize.shards import ShardView, manifest_shards, open_shard, read_manifest
+from ..tokenize.shards import ShardView
 from .config import TrainError
+from .verify import verify_shards
 
 log = logging.getLogger(__name__)
 
@@ -170,30 +169,54 @@ class ShardData:
     seq_len: int  # the shards' row length
     eos_id: int
     kind: str
-    fingerprint: str  # sha256 over the manifest's shard list: what a resume must see again
+    fingerprint: str  # the verified shards (names, counts, sizes, hashes): what a resume must see again
     manifest: dict[str, object]
+    tokenizer: Path | None  # the output's tokenizer file (verified against the manifest), if it has one
+    views: list[ShardView]  # every shard the sources read
+
+    def check_vocab(self, model_vocab: int) -> None:
+        check_vocab(self.views, model_vocab=model_vocab)
 
 
-def open_split(shards: Path, split: str, *, model_vocab: int | None) -> list[ShardView]:
-    """Memory-map the shards a manifest lists for one split, validated against each other and the model."""
-    manifest = read_manifest(shards)
-    views = []
-    for path, _entry in manifest_shards(shards, split):
-        view = open_shard(path)
-        for key in ("seq_len", "kind", "packing", "vocab_size"):
-            if str(manifest.get(key)) != view.meta.get(key):
-                raise TrainError(f"{path}: {key} is {view.meta.get(key)!r} but the manifest says "
-                                 f"{manifest.get(key)!r}; rewrite the output with one tokenizer and seq_len")
+#: names of the validation split: tokenize-sft wrote "val" before it wrote "validation"
+VALIDATION_SPLITS = ("validation", "val")
+
+
+def check_vocab(views: list[ShardView], *, model_vocab: int | None) -> None:
+    """Refuse shards with a token id the model's embedding cannot hold."""
+    for view in views:
         if model_vocab is not None and view.vocab_size > model_vocab and view.tokens.size:
             top = int(view.tokens.max())
             if top >= model_vocab:
-                raise TrainError(f"{path}: token id {top} does not fit the model's vocab_size {model_vocab} "
+                raise TrainError(f"{view.path}: token id {top} does not fit the model's vocab_size {model_vocab} "
                                  f"(shards use a {view.vocab_size}-token vocabulary); train with vocab_size "
                                  f">= {view.vocab_size} or resume only on shards from the same tokenizer")
-        if manifest["kind"] == "sft" and view.loss_mask is None:
-            raise TrainError(f"{path}: an sft shard without a loss_mask column; rewrite it with tokenize-sft")
-        views.append(view)
-    return views
+
+
+def trainable_targets(views: list[ShardView]) -> tuple[int, int]:
+    """(targets the SFT loss mask trains, rows with none) over ``views``: mask[1:length] of each row."""
+    total = empty = 0
+    for view in views:
+        mask = view.loss_mask
+        if mask is None:
+            continue
+        inside_row = np.arange(1, view.seq_len)[None, :] < view.lengths[:, None]  # (rows, seq_len - 1)
+        per_row = (mask[:, 1:].astype(bool) & inside_row).sum(axis=1)
+        total += int(per_row.sum())
+        empty += int((per_row == 0).sum())
+    return total, empty
+
+
+def _refuse_untrainable_sft(shards: Path, split: str, views: list[ShardView]) -> None:
+    rows = sum(len(v.lengths) for v in views)
+    targets, empty = trainable_targets(views)
+    if rows and not targets:
+        raise TrainError(f"{shards}: all {rows} {split} rows have every target masked out (loss_mask is 0 on "
+                         "every response token), so there is nothing to learn; rewrite the shards with "
+                         "tokenize-sft (a response longer than seq_len is cut: raise --seq-len)")
+    if empty:
+        log.warning("%s: %d of %d %s rows train no target (their response was cut off or is empty)",
+                    shards, empty, rows, split)
 
 
 def _source(views: list[ShardView], *, window: int | None, rows_mode: bool, sft: bool,
@@ -222,18 +245,27 @@ def _stream_piece(view: ShardView) -> np.ndarray:
     return flat[:first * view.seq_len + int(lengths[first])]
 
 
-def load_data(shards: Path, *, window: int | None, holdout: float, model_vocab: int | None) -> ShardData:
-    """Open train (and validation) shards; hold out the end of train for eval when there is no validation split."""
-    manifest = read_manifest(shards)
+def load_data(shards: Path, *, window: int | None, holdout: float, model_vocab: int | None = None,
+              full_hash: bool = True) -> ShardData:
+    """Verify and open train (and validation) shards; hold out the end of train for eval when there is
+    no validation split. With ``model_vocab``, refuse token ids the model cannot embed (else call
+    ``ShardData.check_vocab`` once the model's vocabulary is known)."""
+    verified = verify_shards(shards, full_hash=full_hash)
+    manifest = verified.manifest
     kind, packing = manifest["kind"], manifest["packing"]
     rows_mode = kind == "sft" or packing == "pad"
     seq_len = int(manifest["seq_len"])
     if not rows_mode and window is None:
         window = seq_len
-    train_views = open_split(shards, "train", model_vocab=model_vocab)
+    train_views = verified.views.get("train", [])
     if not train_views:
         raise TrainError(f"{shards}/manifest.json lists no train shards; write the shards first (dataforge run)")
-    val_views = open_split(shards, "validation", model_vocab=model_vocab)
+    val_split = next((s for s in VALIDATION_SPLITS if verified.views.get(s)), None)
+    val_views = verified.views.get(val_split, []) if val_split else []
+    if model_vocab is not None:
+        check_vocab(train_views + val_views, model_vocab=model_vocab)
+    if kind == "sft":
+        _refuse_untrainable_sft(shards, "train", train_views)
     opts = {"window": window, "rows_mode": rows_mode, "sft": kind == "sft"}
     if val_views:
         train, evals, origin = _source(train_views, **opts), _source(val_views, **opts), "validation"
@@ -243,10 +275,13 @@ def load_data(shards: Path, *, window: int | None, holdout: float, model_vocab: 
         origin = "holdout"
     else:
         train, evals, origin = _source(train_views, **opts), None, "none"
-    listing = json.dumps(sorted((s["path"], s["sha256"]) for s in manifest["shards"]))
+    if kind == "sft" and evals is not None and val_views and not trainable_targets(val_views)[0]:
+        log.warning("%s: the %s rows train no target; eval loss is reported from none", shards, val_split)
+        evals, origin = None, "none"
     return ShardData(train=train, eval=evals, eval_origin=origin, vocab_size=int(manifest["vocab_size"]),
                      seq_len=seq_len, eos_id=int(manifest["eos_id"]), kind=kind,
-                     fingerprint=hashlib.sha256(listing.encode()).hexdigest(), manifest=manifest)
+                     fingerprint=verified.fingerprint, manifest=manifest, tokenizer=verified.tokenizer,
+                     views=train_views + val_views)
 
 
 @lru_cache(maxsize=2)

@@ -3,6 +3,9 @@
 Token embedding -> n_layer pre-norm blocks -> RMSNorm -> output head tied to the embedding.
 Each block: x + attn(rmsnorm(x)), then x + mlp(rmsnorm(x)).
 
+``hidden`` runs everything but the head; training and scoring apply the head through
+``loss.py`` chunk by chunk, and ``forward`` (full logits) is for generation.
+
 * Positions: rotary embeddings on queries and keys (RoFormer, Su et al. 2021), so a model
   trained on one window length still runs on shorter prompts; no learned position table.
 * Attention: causal, through ``F.scaled_dot_product_attention`` (flash / memory-efficient
@@ -23,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelSize
+from .config import ModelSize, swiglu_hidden
+from .loss import summed_loss
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,6 @@ class GPTConfig:
 
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
-
-
-def swiglu_hidden(d_model: int, multiple: int = 32) -> int:
-    """8/3 * d rounded up to a multiple (LLaMA keeps SwiGLU's parameter count equal to a 4d GELU MLP)."""
-    hidden = int(8 * d_model / 3)
-    return multiple * math.ceil(hidden / multiple)
 
 
 def rotary_tables(head_dim: int, length: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,11 +138,11 @@ class GPT(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def num_params(self) -> int:
-        """Parameters, the tied embedding counted once."""
+        """Parameters, the tied embedding counted once (``parameters()`` yields a shared tensor once)."""
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T) -> next-token logits (B, T, V)."""
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T) -> final normed hidden states (B, T, C), the head's input."""
         T = idx.shape[1]
         if T > self.cfg.context:
             raise ValueError(f"sequence of {T} tokens is longer than the model's context {self.cfg.context}")
@@ -152,7 +150,15 @@ class GPT(nn.Module):
         x = self.drop(self.embed(idx))  # (B, T, C)
         for block in self.blocks:
             x = block(x, cos, sin)
-        return self.head(self.norm(x))  # (B, T, V)
+        return self.norm(x)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T) -> next-token logits (B, T, V)."""
+        return self.head(self.hidden(idx))
+
+    def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy summed over the targets (B, T) that count (not IGNORE), without full logits."""
+        return summed_loss(self.hidden(idx), self.head.weight, targets)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,

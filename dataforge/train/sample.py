@@ -5,27 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
 
-from .config import TrainError
-from .engine import build_model, load_checkpoint, resolve_device
-from .model import GPT
-from .trainer import TOKENIZER
-
-
-def load_run(run_dir: Path, *, device: str = "cpu") -> tuple[GPT, Tokenizer, int]:
-    """The trained model (eval mode), its tokenizer, and the EOS id."""
-    run_dir = Path(run_dir)
-    dev = resolve_device(device)
-    ckpt = load_checkpoint(run_dir, dev)
-    tok_path = run_dir / str(ckpt.get("tokenizer", TOKENIZER))
-    if not tok_path.exists():
-        raise TrainError(f"{tok_path}: the run has no tokenizer copy; the shards' manifest named none. "
-                         "Copy the shards' tokenizer.json into the run folder")
-    model = build_model(dict(ckpt["model_config"]), dev)
-    model.load_state_dict(ckpt["model"])
-    model.eval()
-    return model, Tokenizer.from_file(str(tok_path)), int(ckpt["eos_id"])
+from .checkpoint import load_run
 
 
 def sample_text(run_dir: Path, prompt: str, *, max_new_tokens: int = 100, temperature: float = 0.8,

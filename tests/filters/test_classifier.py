@@ -1,15 +1,25 @@
-"""Training a classifier on small real sets: deterministic split, sensible held-out scores."""
+"""Training a classifier on small real sets: deterministic split, sensible held-out scores, degenerate data and
+damaged model files refused."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dataforge.errors import ConfigError
-from dataforge.filters.classifier import TrainOptions, auc_score, in_validation, iter_texts, train_classifier
+from dataforge.errors import ConfigError, DataforgeError
+from dataforge.filters.classifier import (
+    TrainOptions,
+    auc_score,
+    check_model_file,
+    in_validation,
+    iter_texts,
+    train_classifier,
+)
 
 
 def test_reference_text_vs_web_reaches_sensible_accuracy(data_dir: Path, tmp_path: Path) -> None:
@@ -44,3 +54,63 @@ def test_auc() -> None:
     assert auc_score(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
     assert auc_score(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
     assert math.isnan(auc_score(np.array([1, 1]), np.array([0.1, 0.2])))
+
+
+def _jsonl(path: Path, texts: list[str]) -> str:
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def labelled(data_dir: Path, tmp_path: Path) -> tuple[str, str]:
+    rows = [json.loads(line) for line in open(data_dir / "quality" / "dclm_labelled.jsonl", encoding="utf-8")]
+    return (_jsonl(tmp_path / "hq.jsonl", [r["text"] for r in rows if r["label"] == 1]),
+            _jsonl(tmp_path / "lq.jsonl", [r["text"] for r in rows if r["label"] == 0]))
+
+
+FASTOPTS = TrainOptions(quantize=False, bucket=20_000)
+
+
+def test_degenerate_training_data_is_refused_and_nothing_is_written(labelled: tuple[str, str], tmp_path: Path) -> None:
+    hq, lq = labelled
+    out = tmp_path / "m.bin"
+    empty = _jsonl(tmp_path / "empty.jsonl", [])
+    cases = [
+        ([hq], [empty], "only 0 lq training documents in the --negative files"),  # one class
+        ([hq], [hq], "is given as both --positive and --negative"),  # the same file twice
+        ([_jsonl(tmp_path / "few.jsonl", ["a good text.", "another one.", "a third."])], [lq],
+         "only 3 hq training documents"),  # a handful
+        ([hq], [_jsonl(tmp_path / "copy.jsonl", [json.loads(x)["text"] for x in open(hq, encoding="utf-8")])],
+         "documents are in both the --positive and the --negative files"),  # a copy under another name
+    ]
+    for positive, negative, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            train_classifier(positive, negative, out, FASTOPTS)
+        assert not out.exists()
+
+
+def test_a_model_that_cannot_tell_the_classes_apart_is_not_written(tmp_path: Path) -> None:
+    # different strings, the same words: fastText sees identical documents in both classes
+    texts = [f"the river {w} runs past the old mill near town {i}" for i, w in enumerate(["slowly", "quietly"] * 20)]
+    positive = _jsonl(tmp_path / "p.jsonl", texts)
+    negative = _jsonl(tmp_path / "n.jsonl", [t + "  " for t in texts])
+    with pytest.raises(DataforgeError, match=r"cannot tell its own training documents apart \(training AUC 0\.5"):
+        train_classifier([positive], [negative], tmp_path / "m.bin", FASTOPTS)
+    assert not (tmp_path / "m.bin").exists()
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda b: b[:1000], "not a complete fastText model (it ends at byte 1,000, inside the dictionary)"),
+    (lambda b: b[: len(b) * 3 // 4], "inside the input matrix"),
+    (lambda b: b[:200] + b"\xff" * 60 + b[260:], "not a complete fastText model"),  # counts turned to garbage
+    (lambda b: b + b"extra", "5 bytes after the end of the fastText model"),
+    (lambda b: b'{"not": "fasttext"}', "not a fastText model (no fastText header)"),
+    (lambda b: b"", "it ends at byte 0, inside the header"),
+])
+def test_a_damaged_model_file_is_refused_before_fasttext_reads_it(data_dir: Path, tmp_path: Path, damage,  # type: ignore[no-untyped-def]
+                                                                  message: str) -> None:
+    bad = tmp_path / "bad.ftz"
+    bad.write_bytes(damage((data_dir / "quality" / "quality.ftz").read_bytes()))  # fastText hangs or crashes on these
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_model_file(str(bad))
+    check_model_file(str(data_dir / "quality" / "quality.ftz"))  # the shipped model (quantized) passes

@@ -32,10 +32,38 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     empty.write_text("")
     res = CliRunner().invoke(main, ["classifier", "train", "--positive", str(empty), "--negative", str(empty),
                                     "--output", str(tmp_path / "m.ftz")])
-    assert res.exit_code == 2 and "no hq training documents" in res.output
+    assert res.exit_code == 2 and "is given as both --positive and --negative" in res.output
     res = CliRunner().invoke(main, ["classifier", "train", "--positive", str(tmp_path / "missing.jsonl"),
                                     "--negative", str(empty), "--output", str(tmp_path / "m.ftz")])
     assert res.exit_code == 2 and "no such file" in res.output
+
+
+def test_degenerate_data_exits_2_and_writes_no_model(data_dir: Path, tmp_path: Path) -> None:
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(json.dumps({"text": f"document number {i}."}) + "\n" for i in range(4)))
+    res = CliRunner().invoke(main, ["classifier", "train", "--positive", str(few), "--negative",
+                                    str(data_dir / "c4" / "tiny_c4_sample.jsonl"), "--output", str(tmp_path / "m.ftz")])
+    assert res.exit_code == 2 and "only 4 hq training documents" in res.output
+    assert not (tmp_path / "m.ftz").exists()
+
+
+def test_evaluate_on_a_damaged_model_names_the_file(data_dir: Path, tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.ftz"  # fastText itself loops forever on this one
+    truncated.write_bytes((data_dir / "quality" / "quality.ftz").read_bytes()[:5000])
+    res = CliRunner().invoke(main, ["classifier", "evaluate", "--model", str(truncated), "--positive",
+                                    str(data_dir / "wiki" / "wiki_demo.txt"), "--negative",
+                                    str(data_dir / "c4" / "tiny_c4_sample.jsonl")])
+    assert res.exit_code == 2 and f"{truncated}: not a complete fastText model" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_every_option_shows_its_default() -> None:
+    res = CliRunner().invoke(main, ["classifier", "train", "--help"])
+    flat = " ".join(res.output.split())
+    assert "--seed INTEGER RANGE Seed of the held-out split and of fastText's training. [default: 0;" in flat
+    for option in ("--valid-fraction", "--word-ngrams", "--dim", "--epoch", "--lr", "--bucket"):
+        assert option in flat
+    assert flat.count("[default:") == 11  # every option but the required --positive, --negative, --output
 
 
 def test_help_has_an_example() -> None:
@@ -49,3 +77,12 @@ def test_shipped_model_is_small_and_loads(data_dir: Path) -> None:
     path = data_dir / "quality" / "quality.ftz"  # built with `classifier train` (quantized)
     assert path.stat().st_size < 1_500_000
     assert set(load_model(str(path)).get_labels()) == {"__label__hq", "__label__lq"}
+
+
+def test_an_existing_file_that_is_not_a_model_is_not_overwritten(data_dir: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    res = CliRunner().invoke(main, ["classifier", "train", "--positive", str(data_dir / "wiki" / "wiki_demo.txt"),
+                                    "--negative", str(data_dir / "c4" / "tiny_c4_sample.jsonl"), "-o", str(notes)])
+    assert res.exit_code == 2 and "exists and is not a fastText model" in res.output
+    assert notes.read_text() == "my notes"

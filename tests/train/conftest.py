@@ -53,3 +53,24 @@ def sft_shards(tmp_path_factory: pytest.TempPathFactory, tokenizer: Tokenizer, t
     spec = ShardSpec(kind="sft", seq_len=128, vocab_size=8192, eos_id=EOS, pad_id=EOS,
                      tokenizer_sha256=sha256_file(tokenizer_path), packing="pad")
     return write_output(tmp_path_factory.mktemp("sft"), tokenizer_path, spec, {"train": rows}, rows_per_shard=64)
+
+
+@pytest.fixture(scope="session")
+def arc_head(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """The first 100 ARC-Challenge questions (the whole set takes ~10 s to score on one core)."""
+    path = tmp_path_factory.mktemp("arc") / "arc_head.jsonl"
+    lines = (data_dir / "benchmarks" / "arc_challenge.jsonl").read_text(encoding="utf-8").splitlines()[:100]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, book_shards: Path, data_dir: Path,
+                arc_head: Path) -> tuple[Path, dict]:
+    """tiny, 150 steps of 8 x 64 on Alice, scored at the end on Botchan and 100 ARC questions."""
+    from dataforge.train import TrainConfig, run_training
+
+    config = TrainConfig(model="tiny", steps=150, batch_size=8, seq_len=64, warmup=10, eval_every=0, log_every=1,
+                         threads=1, eval_text=[str(data_dir / "eval" / "botchan_head.txt")], eval_mc=[str(arc_head)])
+    run = tmp_path_factory.mktemp("trained") / "run"
+    return run, run_training(config, shards=book_shards, output=run)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tokenizers import Tokenizer
-from train_shards import EOS, pretrain_output, write_output
+from train_shards import EOS, pretrain_output, sft_row, write_output
 
 from dataforge.io import sha256_file
 from dataforge.tokenize.shards import ShardError, ShardSpec, manifest_shards, open_shard
@@ -126,3 +126,30 @@ def test_padded_pretraining_rows_train_only_real_tokens(tmp_path: Path, tokenize
                        rows_per_shard=4)
     batch = load_data(out, window=None, holdout=0.0, model_vocab=8192).train.get(np.array([0]))
     assert batch.mask.tolist() == [[True] * (len(ids) - 1)]
+
+
+def test_a_validation_split_named_val_is_read_too(tmp_path: Path, tokenizer: Tokenizer, tokenizer_path: Path) -> None:
+    # tokenize-sft wrote "val" before it wrote "validation"; old outputs still evaluate on it
+    rows = [sft_row(tokenizer, f"Say {w}.", f"{w} {w}.", seq_len=32) for w in ("yes", "no", "maybe", "never")]
+    spec = ShardSpec(kind="sft", seq_len=32, vocab_size=8192, eos_id=EOS, pad_id=EOS,
+                     tokenizer_sha256=sha256_file(tokenizer_path), packing="pad")
+    out = write_output(tmp_path / "old", tokenizer_path, spec, {"train": rows[:3], "val": rows[3:]}, rows_per_shard=4)
+    data = load_data(out, window=None, holdout=0.5, model_vocab=8192)
+    assert data.eval_origin == "validation" and len(data.eval) == 1 and len(data.train) == 3
+    new = write_output(tmp_path / "new", tokenizer_path, spec, {"train": rows[:3], "validation": rows[3:]},
+                       rows_per_shard=4)
+    assert load_data(new, window=None, holdout=0.5, model_vocab=8192).eval_origin == "validation"
+
+
+def test_sft_rows_with_every_target_masked_are_refused_with_the_count(tmp_path: Path, tokenizer: Tokenizer,
+                                                                      tokenizer_path: Path) -> None:
+    spec = ShardSpec(kind="sft", seq_len=32, vocab_size=8192, eos_id=EOS, pad_id=EOS,
+                     tokenizer_sha256=sha256_file(tokenizer_path), packing="pad")
+    rows = [sft_row(tokenizer, "Name a colour.", "Blue.", seq_len=32) for _ in range(5)]
+    masked = [{**r, "loss_mask": np.zeros(32, dtype=np.uint8)} for r in rows]
+    out = write_output(tmp_path / "masked", tokenizer_path, spec, {"train": masked}, rows_per_shard=8)
+    with pytest.raises(TrainError, match="all 5 train rows have every target masked out"):
+        load_data(out, window=None, holdout=0.0, model_vocab=8192)
+    one_good = write_output(tmp_path / "some", tokenizer_path, spec, {"train": masked[:4] + rows[:1]},
+                            rows_per_shard=8)
+    assert len(load_data(one_good, window=None, holdout=0.0, model_vocab=8192).train) == 5  # trains on what it can
