@@ -302,3 +302,47 @@ def report_rejections(summary: dict[str, Any]) -> None:
     rejected = {k.split(".", 1)[1]: v for k, v in summary["counts"].items() if k.startswith("rejected.") and v}
     if rejected:
         echo("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+
+
+@click.command("judge")
+@click.argument("instructions", type=_EXISTING)
+@click.option("-o", "--output", type=_PATH, required=True, help="Output .jsonl or .json: the records with their score.")
+@click.option("--min-score", type=click.FloatRange(0, 5), default=None, show_default="keep all",
+              help="Keep records scoring at least this (AlpaGasus kept 9k of 52k at 4.5).")
+@click.option("--safety/--no-safety", default=True, show_default=True,
+              help="Flag high-risk instructions with the documented rule set, counted by category.")
+@click.option("--drop-unsafe", is_flag=True, help="Drop flagged records without rating them.")
+@click.option("--score-field", default="score", show_default=True, help="Record field the score is written to.")
+@client_options
+@sampling_options
+@handle_errors
+def judge(**kw: Any) -> None:
+    """Rate each instruction/response pair 0-5 with AlpaGasus's rubric prompt through the
+    same client (cache, retries, limits, exit codes as self-instruct), write the score to
+    each record, keep the best with --min-score, and flag high-risk instructions.
+
+    \b
+    Example:
+      dataforge judge out/instructions.jsonl -o out/judged.jsonl --model gpt-4o-mini \\
+        --min-score 4.5 --drop-unsafe --max-cost 2
+    """
+    from ..selfinstruct.judge import JudgeSettings, run_judge
+
+    api_key = api_key_from_env()
+    config = client_config(kw)
+    settings = JudgeSettings(min_score=kw["min_score"], safety=kw["safety"], drop_unsafe=kw["drop_unsafe"],
+                             score_field=kw["score_field"], sampling=tuple(sorted(sampling_from(kw).items())))
+    summary = run_judge(settings, config, src=kw["instructions"], output=kw["output"], api_key=api_key,
+                        cache_path=kw["cache_path"], prices_path=kw["prices"], price=kw["price"])
+    c = summary["counts"]
+    echo(f"read {c.get('read', 0)}, kept {summary['kept']} -> {kw['output']}")
+    if summary["score_distribution"]:
+        echo("scores: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["score_distribution"].items())))
+    unusable = {k: v for k, v in c.items() if k.startswith(("score.", "dropped."))}
+    if unusable:
+        echo(", ".join(f"{k} {v}" for k, v in sorted(unusable.items())))
+    flagged = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("safety.") and k != "safety.flagged"}
+    if flagged:
+        echo(f"safety: {c.get('safety.flagged', 0)} flagged (" + ", ".join(f"{k} {v}" for k, v in sorted(flagged.items()))
+             + ")")
+    report_client(summary)
