@@ -18,24 +18,21 @@ writes the same output, whatever the concurrency.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Problem
-from .client import ClientConfig, LLMClient
+from .client import ClientConfig
 from .evol_rules import answer_reason, evolution_reason, judged_equal
 from .generate import RunState
-from .novelty import NoveltyIndex
+from .harness import run_method
 from .pipeline import run_ordered
 from .prompts import Template, load_template, request_rng
-from .records import OutputWriter, alpaca_record
+from .records import alpaca_record
 from .rouge import ROUGE_THRESHOLD
-from .session import client_summary, open_cache, resolve_price, run_with_client, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -218,31 +215,9 @@ def run_evol(settings: EvolSettings, config: ClientConfig, *, seeds_path: Path, 
         raise ConfigError([Problem("", None, "--methods", f"unknown {', '.join(unknown) or 'empty list'}; choose from "
                                    f"{', '.join(METHODS)}")])
     seeds = load_seed_instructions(seeds_path, field_name=settings.instruction_field)[:settings.limit]
-    unit_price = resolve_price(config, prices_path=prices_path, price=price)
-    cache = open_cache(output, cache_path)
-    writer = OutputWriter(output)
-    started = time.time()
-    state: RunState | None = None
-
-    async def body(client: LLMClient) -> str | None:
-        nonlocal state
-        from .generate import GenerateSettings
-
-        state = RunState(settings=GenerateSettings(method="evol-instruct", num_instructions=0), client=client,
-                         writer=writer, pool=NoveltyIndex(settings.novelty_threshold))
-        return await EvolMethod(state, settings, seeds).run()
-
-    try:
-        stop, client = asyncio.run(run_with_client(config, cache, api_key=api_key, price=unit_price, sleep=sleep,
-                                                   body=body))
-    finally:
-        writer.close()
-        cache.close()
-    assert state is not None
-    summary = {**client_summary(config, client), "method": "evol-instruct", "seeds": len(seeds),
-               "settings": {**asdict(settings), "methods": list(settings.methods)},
-               "templates": {n: t.provenance() for n, t in state.templates.items()}, "accepted": writer.count,
-               "stopped": stop, "counts": dict(sorted(state.stats.items())), "pool_size": len(state.pool),
-               "elapsed_s": round(time.time() - started, 3)}
-    write_summary(output, summary)
-    return summary
+    return run_method("evol-instruct", config, lambda state: EvolMethod(state, settings, seeds).run(), output=output,
+                      api_key=api_key, cache_path=cache_path, prices_path=prices_path, price=price, sleep=sleep,
+                      novelty_threshold=settings.novelty_threshold,
+                      summary=lambda state: {"seeds": len(seeds), "accepted": state.writer.count,
+                                             "pool_size": len(state.pool),
+                                             "settings": {**asdict(settings), "methods": list(settings.methods)}})

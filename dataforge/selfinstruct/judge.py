@@ -16,25 +16,22 @@ rated (nothing paid for them).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Problem
-from .client import ClientConfig, Completion, LLMClient
-from .generate import GenerateSettings, RunState
-from .novelty import NoveltyIndex
+from .client import ClientConfig, Completion
+from .generate import RunState
+from .harness import run_method
 from .pipeline import run_ordered
 from .prompts import load_template
-from .records import OutputWriter, read_instructions
+from .records import read_instructions
 from .safety import risk_categories
-from .session import client_summary, open_cache, resolve_price, run_with_client, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -144,32 +141,15 @@ def run_judge(settings: JudgeSettings, config: ClientConfig, *, src: Path, outpu
     if settings.min_score is not None and not 0.0 <= settings.min_score <= SCALE_MAX:
         raise ConfigError([Problem("", None, "--min-score", f"must be within the rubric's 0-{SCALE_MAX:g} scale")])
     records = read_instructions(src)
-    unit_price = resolve_price(config, prices_path=prices_path, price=price)
-    cache = open_cache(output, cache_path)
-    writer = OutputWriter(output)
-    started = time.time()
-    state: RunState | None = None
 
-    async def body(client: LLMClient) -> str | None:
-        nonlocal state
-        state = RunState(settings=GenerateSettings(method="judge", num_instructions=0), client=client, writer=writer,
-                         pool=NoveltyIndex())
+    def drive(state: RunState) -> Any:
         method = JudgeMethod(state, settings, iter(records))
-        return await run_ordered(method.make, method.handle, window=max(config.concurrency, 1))
+        return run_ordered(method.make, method.handle, window=config.concurrency)
 
-    try:
-        stop, client = asyncio.run(run_with_client(config, cache, api_key=api_key, price=unit_price, sleep=sleep,
-                                                   body=body))
-    finally:
-        writer.close()
-        cache.close()
-    assert state is not None
-    counts = dict(sorted(state.stats.items()))
-    summary = {**client_summary(config, client), "method": "judge", "settings": asdict(settings),
-               "threshold_reference": {"alpagasus": ALPAGASUS_THRESHOLD},
-               "templates": {n: t.provenance() for n, t in state.templates.items()}, "kept": writer.count,
-               "stopped": stop, "counts": counts,
-               "score_distribution": {k.split(".", 1)[1]: v for k, v in counts.items() if k.startswith("scores.")},
-               "elapsed_s": round(time.time() - started, 3)}
-    write_summary(output, summary)
-    return summary
+    def summary(state: RunState) -> dict[str, Any]:
+        return {"settings": asdict(settings), "threshold_reference": {"alpagasus": ALPAGASUS_THRESHOLD},
+                "kept": state.writer.count, "score_distribution": {
+                    k.split(".", 1)[1]: v for k, v in sorted(state.stats.items()) if k.startswith("scores.")}}
+
+    return run_method("judge", config, drive, output=output, api_key=api_key, cache_path=cache_path,
+                      prices_path=prices_path, price=price, sleep=sleep, summary=summary)
