@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -89,8 +90,6 @@ def raw_read(src: Path) -> float:
 
 def raw_copy(src: Path, dst: Path) -> float:
     """The disk floor of any export: the same numpy read, written to one file and fsynced."""
-    import os
-
     from dataforge.tokenize.shards import manifest_shards
 
     t0 = time.perf_counter()
@@ -134,8 +133,9 @@ def main() -> None:
                 rows.append((f"export {fmt} (verify {verify})", best))
     lines = ["# dataforge export vs a raw numpy read of the same shards\n",
              f"{tokens:,} uint16 tokens (real C4/Wikipedia/arXiv documents repeated), rows of {SEQ_LEN}, "
-             f"{tokens // (SEQ_LEN * ROWS_PER_SHARD)} shards; best of {args.repeat}, warm page cache; "
-             f"{platform.processor() or platform.machine()}, python {platform.python_version()}.\n",
+             f"{-(-tokens // (SEQ_LEN * ROWS_PER_SHARD))} shards; best of {args.repeat}, warm page cache; "
+             f"{platform.processor() or platform.machine()}, python {platform.python_version()}, "
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared: figures are noisy).\n",
              "Command: `python benchmarks/bench_export.py " + " ".join(sys.argv[1:]) + "`\n",
              "| what | seconds | Mtokens/s | time vs raw |", "|---|---:|---:|---:|"]
     for name, sec in rows:

@@ -54,7 +54,8 @@ def export(source: Path, fmt: str, output: Path, split: str, prefix: str | None,
         params = ExportParams.model_validate({"format": fmt, "splits": None if split == "all" else (split,),
                                               "prefix": prefix, "file_tokens": file_tokens, "verify": verify})
     except ValidationError as exc:
-        raise ConfigError("; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise ConfigError("; ".join((f"--{'-'.join(map(str, e['loc']))}: " if e["loc"] else "")
+                                    + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
     summary = export_shards(source, output, params, progress=_progress())
     for name, s in summary["splits"].items():
         docs = f", {s['documents']:,} documents" if "documents" in s else ""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..stage import Params
 from .source import Source
@@ -39,6 +39,13 @@ class ExportParams(Params):
             raise ValueError(f"prefix {value!r} must be a plain file name: letters, digits, '.', '_' or '-', "
                              "not starting with '.' or '-' (no '/')")
         return value
+
+    @model_validator(mode="after")
+    def _file_tokens_for_llmc(self) -> "ExportParams":
+        if self.file_tokens is not None and self.format != "nanogpt":
+            raise ValueError(f"--file-tokens is for --format nanogpt (llm.c's int32 header count); "
+                             f"{self.format} files have no such limit")
+        return self
 
     @property
     def stem(self) -> str:

@@ -175,9 +175,6 @@ class NanoGptRawExporter(Exporter):
             raise ExportError(f"{self.source.root}: vocab_size {self.source.vocab_size} > 65536; nanoGPT's "
                               "train.bin is uint16 (ids up to 65535): use --format nanogpt (llm.c's uint32 "
                               "variant) or --format hf")
-        if self.params.file_tokens is not None:
-            raise ExportError("--file-tokens is for --format nanogpt (llm.c's header); nanoGPT's train.bin "
-                              "has no header and no size limit")
 
     def _name(self, split: str) -> str:
         return f"{self.params.stem}{FILE_SPLIT.get(split, split)}.bin"

@@ -74,6 +74,8 @@ def test_nanogpt_raw_at_65536_and_refused_at_65537(tmp_path: Path) -> None:
     assert not (tmp_path / "n_big").exists()  # refused before the folder was claimed
 
 
-def test_file_tokens_is_refused_for_the_raw_format(ordered_run: Path, tmp_path: Path) -> None:
-    r = export_cli(ordered_run, tmp_path / "n", "nanogpt-raw", "--file-tokens", "1000")
-    assert r.exit_code == 2 and "--file-tokens" in r.output
+@pytest.mark.parametrize("fmt", ["nanogpt-raw", "megatron", "hf"])
+def test_file_tokens_is_refused_for_formats_without_the_limit(ordered_run: Path, tmp_path: Path, fmt: str) -> None:
+    r = export_cli(ordered_run, tmp_path / "n", fmt, "--file-tokens", "1000")
+    assert r.exit_code == 2 and "--file-tokens is for --format nanogpt" in r.output
+    assert not (tmp_path / "n").exists()
