@@ -233,13 +233,19 @@ def _one_output(positional: Path | None, option: Path | None) -> Path:
 @click.option("--seed", type=int, default=SftSettings().seed, show_default=True, help="Seed of the validation split.")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=ROWS_PER_SHARD, show_default=True)
 @click.option("--eos-token", default=SftSettings().eos_token, show_default=True)
+@click.option("--chat-template", type=_EXISTING, default=None,
+              show_default="the tokenizer's own (tokenizer_config.json), else Zephyr's",
+              help="Jinja chat template for chat records (OpenAI messages, ShareGPT, LIMA).")
+@click.option("--render", type=click.Choice(["auto", "chat"]), default="auto", show_default=True,
+              help="auto: chats by the chat template, Alpaca records by --template; chat: everything as chats.")
 @handle_errors
 def tokenize_sft(instructions: Path, tokenizer: Path, output: Path, seq_len: int, template: Path | None,
                  overflow: str, validation_fraction: float, val_fraction_alias: float | None, seed: int,
-                 rows_per_shard: int, eos_token: str) -> None:
-    """Tokenize Alpaca-format examples into SFT shards: one example per row, a loss mask
-    over the response and its EOS only, plus the tokenizer and manifest.json. A rerun
-    replaces the output atomically; a directory dataforge did not make is refused.
+                 rows_per_shard: int, eos_token: str, chat_template: Path | None, render: str) -> None:
+    """Tokenize Alpaca examples and chats into SFT shards: one example per row, a loss mask
+    over the responses (assistant turns) and their end tokens only, plus the tokenizer and
+    manifest.json. A rerun replaces the output atomically; a directory dataforge did not
+    make is refused.
 
     \b
     Example:
@@ -248,7 +254,8 @@ def tokenize_sft(instructions: Path, tokenizer: Path, output: Path, seq_len: int
     """
     fraction = val_fraction_alias if val_fraction_alias is not None else validation_fraction
     settings = SftSettings(seq_len=seq_len, rows_per_shard=rows_per_shard, overflow=overflow,
-                           validation_fraction=fraction, seed=seed, eos_token=eos_token)
+                           validation_fraction=fraction, seed=seed, eos_token=eos_token, render=render,
+                           chat_template=chat_template)
     manifest = run_tokenize_sft(instructions, tokenizer=tokenizer, output=output, settings=settings, template=template)
     c = manifest["counts"]
     echo(f"{c.get('rows_train', 0)} train + {c.get('rows_validation', 0)} validation rows in "
@@ -346,3 +353,24 @@ def judge(**kw: Any) -> None:
         echo(f"safety: {c.get('safety.flagged', 0)} flagged (" + ", ".join(f"{k} {v}" for k, v in sorted(flagged.items()))
              + ")")
     report_client(summary)
+
+
+@click.command("convert-instructions")
+@click.argument("src", type=_EXISTING)
+@click.option("-o", "--output", type=_PATH, required=True, help="Output .jsonl or .json.")
+@click.option("--to", "fmt", type=click.Choice(["messages", "sharegpt", "alpaca"]), default="messages",
+              show_default=True, help="Format to write.")
+@handle_errors
+def convert_instructions(src: Path, output: Path, fmt: str) -> None:
+    """Convert instruction data between formats: reads OpenAI messages, ShareGPT, LIMA and
+    Alpaca (detected per record), writes messages, ShareGPT or Alpaca (single-turn only).
+    A record that cannot be converted is skipped and counted with its file:line.
+
+    \b
+    Example:
+      dataforge convert-instructions lima_train.jsonl -o lima_messages.jsonl --to messages
+    """
+    from ..selfinstruct.chat import convert_file
+
+    counts = convert_file(src, output, fmt=fmt)
+    echo(f"read {counts['read']}, wrote {counts['written']}, skipped {counts['skipped']} -> {output}")

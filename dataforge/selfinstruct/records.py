@@ -58,6 +58,12 @@ def _seed_problem(task: Any) -> str | None:
 
 def read_instructions(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line or position, record) from Alpaca JSON (a list) or JSONL; a bad record raises InputError."""
+    for where, rec in read_records(path):
+        yield where, _check_record(Path(path), where, rec)
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line or position, JSON value) from a JSON array or a JSONL file; broken JSON raises."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError([Problem(str(path), None, "INSTRUCTIONS", "file not found")])
@@ -71,8 +77,9 @@ def read_instructions(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 data = json.load(fh)
             except json.JSONDecodeError as exc:
                 raise ConfigError([Problem(str(path), exc.lineno, "", f"not valid JSON ({exc.msg})")]) from exc
-            for i, rec in enumerate(data):
-                yield i, _check_record(path, i, rec)
+            if not isinstance(data, list):
+                raise ConfigError([Problem(str(path), None, "", "a .json instruction file must hold one array")])
+            yield from enumerate(data)
             return
         for lineno, line in enumerate(fh, start=1):
             if line.strip():
@@ -80,7 +87,7 @@ def read_instructions(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(str(path), lineno, f"not valid JSON ({exc.msg})") from exc
-                yield lineno, _check_record(path, lineno, rec)
+                yield lineno, rec
 
 
 def _check_record(path: Path, where: int, rec: Any) -> dict[str, Any]:

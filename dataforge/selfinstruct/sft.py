@@ -1,4 +1,9 @@
-"""``dataforge tokenize-sft``: Alpaca-format examples -> padded SFT shards with a loss mask.
+"""``dataforge tokenize-sft``: Alpaca-format examples and chats -> padded SFT shards with a loss mask.
+
+Chat records (OpenAI messages, ShareGPT, LIMA: ``chat.py``) are rendered with a chat
+template (``chat_template.py``: the tokenizer's own, else Zephyr's documented default)
+and the loss is masked to the assistant turns, each turn's end token trained;
+``render="chat"`` renders Alpaca records that way too.
 
 Each example is rendered with a prompt template (Alpaca's ``PROMPT_DICT`` from
 stanford_alpaca train.py by default: one text with an input, one without) and the
@@ -31,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,12 +47,14 @@ import xxhash
 from tokenizers import Tokenizer
 
 from ..errors import ConfigError, InputError, Problem
-from ..io import atomic_write, remove_partial_writes, sha256_file
-from ..outputs import LEDGER, OutputDir, OutputNotOwned, describe_entries, record, remove_recorded
-from ..tokenize.shards import (MANIFEST, ShardError, ShardInfo, ShardSpec, ShardWriter, manifest_core, read_manifest,
-                               write_manifest)
+from ..io import remove_partial_writes, sha256_file
+from ..outputs import OutputDir
+from ..tokenize.shards import MANIFEST, ShardInfo, ShardSpec, ShardWriter, manifest_core, write_manifest
 from .prompts import Template, load_template
-from .records import read_instructions
+from .chat import is_chat, to_conversation
+from .chat_template import ChatRenderer, encode_segments, load_chat_template
+from .records import read_records
+from .sft_output import RecordedShardWriter, Slot
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,8 @@ class SftSettings:
     seed: int = 0
     eos_token: str = EOS_TOKEN
     pad_token: str | None = None  # None: pad with the EOS id (masked out, excluded from length)
+    render: str = "auto"  # "auto": chat records by the chat template, Alpaca ones by the prompt; "chat": all by the chat template
+    chat_template: Path | None = None  # None: the tokenizer's own (tokenizer_config.json), else the default
 
 
 def load_sft_template(path: Path | None) -> tuple[dict[str, str], Template]:
@@ -121,7 +129,7 @@ def build_row(prompt_ids: list[int], response_ids: list[int], *, eos_id: int, pa
 
 
 def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
-                 settings: SftSettings = SftSettings(), template: Path | None = None) -> dict[str, Any]:
+                 settings: SftSettings = SftSettings(), template: Path | None = None) -> dict[str, Any]:  # noqa: B008
     """Write ``output/<shards>/*.arrow``, the tokenizer and ``output/manifest.json`` (see the module docstring).
 
     The output directory is claimed (``OutputDir(kind="sft")``); a rerun writes into the
@@ -131,6 +139,8 @@ def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
         raise ConfigError([Problem("", None, "--overflow", "choose 'truncate' or 'drop'")])
     if settings.seq_len < 2:
         raise ConfigError([Problem("", None, "--seq-len", "must be at least 2")])
+    if settings.render not in ("auto", "chat"):
+        raise ConfigError([Problem("", None, "--render", "choose 'auto' or 'chat'")])
     if not 0.0 <= settings.validation_fraction < 1.0:
         raise ConfigError([Problem("", None, "--validation-fraction", "must be in [0, 1)")])
     prompts, tmpl = load_sft_template(template)
@@ -150,8 +160,10 @@ def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
         slot.prepare(output)
         writers = {split: RecordedShardWriter(output, output / slot.shard_dir, spec, split=split,
                                               rows_per_shard=settings.rows_per_shard) for split in SPLITS}
+        chat = _Chat(tokenizer, settings)
         try:
-            counts, tokens = _write_rows(instructions, tok, prompts, writers, settings, eos_id=eos_id, pad_id=pad_id)
+            counts, tokens = _write_rows(instructions, tok, prompts, writers, settings, eos_id=eos_id, pad_id=pad_id,
+                                         chat=chat)
             shards: list[ShardInfo] = [s for split in SPLITS for s in writers[split].close()]
             _refuse_empty(instructions, counts, settings)
         except BaseException:
@@ -163,6 +175,7 @@ def tokenize_sft(instructions: Path, *, tokenizer: Path, output: Path,
             "created_by": "dataforge tokenize-sft",
             "source": {"path": str(instructions), "sha256": sha256_file(instructions)},
             "template": tmpl.provenance(),
+            "chat_template": chat.template.provenance() if chat.used else None,
             "overflow": settings.overflow,
             "validation_fraction": settings.validation_fraction,
             "counts": dict(sorted(counts.items())),
@@ -182,13 +195,54 @@ def _load_tokenizer(path: Path) -> Tokenizer:
         raise ConfigError([Problem(str(path), None, "--tokenizer", f"not a tokenizers JSON file ({exc})")]) from exc
 
 
+class _Chat:
+    """The chat template, loaded and compiled on the first chat record."""
+
+    def __init__(self, tokenizer: Path, settings: SftSettings) -> None:
+        self.template = load_chat_template(tokenizer, settings.chat_template)
+        self.eos_token = settings.eos_token
+        self._renderer: ChatRenderer | None = None
+
+    @property
+    def used(self) -> bool:
+        return self._renderer is not None
+
+    def segments(self, rec: dict[str, Any]) -> list[tuple[str, bool]]:
+        if self._renderer is None:
+            self._renderer = ChatRenderer(self.template, eos_token=self.eos_token)
+        return self._renderer.segments(to_conversation(rec))
+
+
+def build_chat_row(ids: list[int], mask: list[int], *, pad_id: int, seq_len: int,
+                   overflow: str) -> tuple[np.ndarray, np.ndarray, int, str | None] | None:
+    """As ``build_row`` for a rendered conversation; None when it is dropped or no target fits."""
+    note = None
+    if len(ids) > seq_len:
+        if overflow == "drop":
+            return None
+        ids, mask, note = ids[:seq_len], mask[:seq_len], "truncated"
+    if not any(mask):
+        return None
+    row = np.full(seq_len, pad_id, dtype=np.int64)
+    row[:len(ids)] = ids
+    m = np.zeros(seq_len, dtype=np.uint8)
+    m[:len(mask)] = mask
+    return row, m, len(ids), note
+
+
 def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], writers: dict[str, ShardWriter],
-                settings: SftSettings, *, eos_id: int, pad_id: int) -> tuple[Counter[str], Counter[str]]:
+                settings: SftSettings, *, eos_id: int, pad_id: int, chat: _Chat) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter()
     tokens: Counter[str] = Counter()
     try:
         for where, rec in _examples(instructions):
             counts["examples"] += 1
+            if isinstance(rec, dict) and (is_chat(rec) or settings.render == "chat"):
+                _chat_row(instructions, where, rec, tok, writers, settings, chat, counts, tokens, pad_id=pad_id)
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("instruction"), str):
+                _skip(counts, "skipped_bad_record", f"{instructions}:{where}: skipped: not an Alpaca or chat record")
+                continue
             out = rec.get("output")
             if not isinstance(out, str):
                 if counts["skipped_no_output"] < _MAX_WARNINGS:
@@ -215,6 +269,35 @@ def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], wri
     return counts, tokens
 
 
+def _chat_row(instructions: Path, where: int, rec: dict[str, Any], tok: Tokenizer, writers: dict[str, ShardWriter],
+              settings: SftSettings, chat: _Chat, counts: Counter[str], tokens: Counter[str], *, pad_id: int) -> None:
+    try:
+        ids, mask = encode_segments(tok, chat.segments(rec))
+    except ValueError as exc:
+        _skip(counts, "skipped_bad_chat", f"{instructions}:{where}: skipped: {exc}")
+        return
+    row = build_chat_row(ids, mask, pad_id=pad_id, seq_len=settings.seq_len, overflow=settings.overflow)
+    if row is None:
+        too_long = len(ids) > settings.seq_len and settings.overflow == "drop"
+        counts["dropped_too_long" if too_long else "dropped_no_target"] += 1  # no_target: truncation cut every turn
+        return
+    row_ids, row_mask, length, note = row
+    if note:
+        counts[note] += 1
+    split = "validation" if _in_validation(settings, counts["examples"] - 1) else "train"
+    writers[split].add(row_ids, length=length, doc_starts=[0], loss_mask=row_mask)
+    counts[f"rows_{split}"] += 1
+    counts["chat_rows"] += 1
+    tokens["target"] += int(row_mask.sum())
+    tokens["prompt"] += length - int(row_mask.sum())
+
+
+def _skip(counts: Counter[str], key: str, message: str) -> None:
+    if counts[key] < _MAX_WARNINGS:
+        log.warning("%s", message)
+    counts[key] += 1
+
+
 def _refuse_empty(instructions: Path, counts: Counter[str], settings: SftSettings) -> None:
     """No shards in which every target is masked out: say how many examples did not fit, and the fix."""
     if counts["rows_train"] > 0:
@@ -228,15 +311,20 @@ def _refuse_empty(instructions: Path, counts: Counter[str], settings: SftSetting
                                    f"{too_long} of {n} examples do not fit in --seq-len {settings.seq_len} "
                                    "(the prompt alone fills the row, or --overflow drop), so every target would "
                                    "be masked out and no shard was written; raise --seq-len")])
+    skipped = {k: v for k, v in sorted(counts.items()) if k.startswith(("skipped_", "dropped_no_target")) and v}
+    if skipped:
+        raise ConfigError([Problem(str(instructions), None, "INSTRUCTIONS",
+                                   f"none of {n} examples could be used (" + ", ".join(f"{k} {v}" for k, v in
+                                                                            skipped.items()) + "; see the log)")])
     raise ConfigError([Problem(str(instructions), None, "--validation-fraction",
-                               f"no example of {n} is left for the train split (validation {counts['rows_validation']}, "
-                               f"no output {counts['skipped_no_output']}); lower --validation-fraction")])
+                               f"no example of {n} is left for the train split (validation {counts['rows_validation']}); "
+                               "lower --validation-fraction")])
 
 
-def _examples(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Alpaca records; a Self-Instruct seed task (``instances``) yields one record per instance."""
-    for where, rec in read_instructions(path):
-        if "output" not in rec and isinstance(rec.get("instances"), list):
+def _examples(path: Path) -> Iterator[tuple[int, Any]]:
+    """Alpaca and chat records; a Self-Instruct seed task (``instances``) yields one record per instance."""
+    for where, rec in read_records(path):
+        if isinstance(rec, dict) and "output" not in rec and isinstance(rec.get("instances"), list):
             for inst in rec["instances"]:
                 if isinstance(inst, dict):
                     yield where, {"instruction": rec["instruction"], "input": inst.get("input", ""),
@@ -249,64 +337,3 @@ def _in_validation(settings: SftSettings, index: int) -> bool:
     if settings.validation_fraction <= 0:
         return False
     return xxhash.xxh64_intdigest(f"{settings.seed}:{index}".encode()) / 2**64 < settings.validation_fraction
-
-
-class RecordedShardWriter(ShardWriter):
-    """A ShardWriter that records each shard in the output's ledger before creating it."""
-
-    def __init__(self, root: Path, out_dir: Path, spec: ShardSpec, **kwargs: Any) -> None:
-        super().__init__(out_dir, spec, **kwargs)
-        self.root = root
-
-    def flush(self) -> None:
-        record(self.root, self.out_dir / f"{self.split}-{self.index:05d}.arrow")  # the name ShardWriter gives it
-        super().flush()
-
-
-class Slot:
-    """Where one generation of an output lives. Two slots alternate, so a rerun never writes
-    over the files the current manifest names: slot A is ``shards/`` + ``tokenizer.json``,
-    slot B ``shards-b/`` + ``tokenizer-b.json``. Every path is recorded in the output's
-    ledger before it is created; only recorded paths are ever removed."""
-
-    LAYOUTS = (("shards", "tokenizer.json"), ("shards-b", "tokenizer-b.json"))
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.shard_dir, self.tokenizer_file = self.LAYOUTS[index]
-
-    @classmethod
-    def next_for(cls, output: Path) -> "Slot":
-        """The slot the current manifest does not use (A when there is none)."""
-        try:
-            current = read_manifest(output).get("shard_dir")
-        except ShardError:
-            return cls(0)
-        return cls(1 if current == cls.LAYOUTS[0][0] else 0)
-
-    def prepare(self, output: Path) -> None:
-        """Clear what a killed earlier run left in this slot; refuse files we did not write."""
-        self.discard(output)
-        for name in (self.shard_dir, self.tokenizer_file):
-            path = output / name
-            if path.exists():
-                held = f" (it holds {describe_entries(path)})" if path.is_dir() else ""
-                raise OutputNotOwned(f"{path}: not written by dataforge (not in {output / LEDGER}){held}; "
-                                     "move it out of the output directory and rerun")
-        (output / self.shard_dir).mkdir()
-
-    def discard(self, output: Path) -> None:
-        if (output / self.shard_dir).is_dir():
-            remove_partial_writes(output / self.shard_dir)  # a killed writer's temp files
-        for name in (self.shard_dir, self.tokenizer_file):
-            if (output / name).exists():
-                remove_recorded(output, name)
-
-    def publish_tokenizer(self, output: Path, tokenizer: Path) -> None:
-        record(output, self.tokenizer_file)
-        with atomic_write(output / self.tokenizer_file, "wb") as fh, open(tokenizer, "rb") as src:
-            shutil.copyfileobj(src, fh)
-
-    def retire_other(self, output: Path) -> None:
-        """After the manifest names this slot: remove the other slot's files (recorded ones only)."""
-        Slot(1 - self.index).discard(output)

@@ -84,6 +84,7 @@ KILLER = """
 import os, sys
 from pathlib import Path
 import dataforge.selfinstruct.sft as sft
+import dataforge.selfinstruct.sft_output as sft_output
 from dataforge.tokenize import shards
 where, after = sys.argv[1], int(sys.argv[2])
 calls = [0]
@@ -96,8 +97,8 @@ if where == "flush":
     orig = shards.ShardWriter.flush
     shards.ShardWriter.flush = die
 else:
-    orig = sft.Slot.retire_other
-    sft.Slot.retire_other = die
+    orig = sft_output.Slot.retire_other
+    sft_output.Slot.retire_other = die
 sft.tokenize_sft(Path(sys.argv[3]), tokenizer=Path(sys.argv[4]), output=Path(sys.argv[5]),
                  settings=sft.SftSettings(seq_len=64, rows_per_shard=8))
 """
