@@ -256,14 +256,7 @@ def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], wri
             if row is None:
                 counts["dropped_too_long"] += 1
                 continue
-            ids, mask, length, note = row
-            if note:
-                counts[note] += 1
-            split = "validation" if _in_validation(settings, counts["examples"] - 1) else "train"
-            writers[split].add(ids, length=length, doc_starts=[0], loss_mask=mask)
-            counts[f"rows_{split}"] += 1
-            tokens["prompt"] += min(len(prompt_ids), length)
-            tokens["target"] += int(mask.sum())
+            _add_row(row, writers, settings, counts, tokens)
     except InputError as exc:
         raise ConfigError(str(exc)) from exc
     return counts, tokens
@@ -281,15 +274,22 @@ def _chat_row(instructions: Path, where: int, rec: dict[str, Any], tok: Tokenize
         too_long = len(ids) > settings.seq_len and settings.overflow == "drop"
         counts["dropped_too_long" if too_long else "dropped_no_target"] += 1  # no_target: truncation cut every turn
         return
-    row_ids, row_mask, length, note = row
+    _add_row(row, writers, settings, counts, tokens)
+    counts["chat_rows"] += 1
+
+
+def _add_row(row: tuple[np.ndarray, np.ndarray, int, str | None], writers: dict[str, ShardWriter],
+             settings: SftSettings, counts: Counter[str], tokens: Counter[str]) -> None:
+    """Write one built row to its split (a stable hash of the example's position) and count it."""
+    ids, mask, length, note = row
     if note:
         counts[note] += 1
     split = "validation" if _in_validation(settings, counts["examples"] - 1) else "train"
-    writers[split].add(row_ids, length=length, doc_starts=[0], loss_mask=row_mask)
+    writers[split].add(ids, length=length, doc_starts=[0], loss_mask=mask)
     counts[f"rows_{split}"] += 1
-    counts["chat_rows"] += 1
-    tokens["target"] += int(row_mask.sum())
-    tokens["prompt"] += length - int(row_mask.sum())
+    targets = int(mask.sum())
+    tokens["target"] += targets
+    tokens["prompt"] += length - targets
 
 
 def _skip(counts: Counter[str], key: str, message: str) -> None:
