@@ -374,3 +374,45 @@ def convert_instructions(src: Path, output: Path, fmt: str) -> None:
 
     counts = convert_file(src, output, fmt=fmt)
     echo(f"read {counts['read']}, wrote {counts['written']}, skipped {counts['skipped']} -> {output}")
+
+
+@click.command("format-instructions")
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=_PATH, required=True, help="Output .jsonl or .json (Alpaca records).")
+@click.option("--task", required=True, help="Task shape in the template library: qa, classification, summarization.")
+@click.option("--field", "fields", multiple=True, metavar="NAME=COLUMN", show_default="the task's field names",
+              help="Map a task field to a column (dotted paths and [i] allowed: answer=answers.text[0]); repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Choice of the template per example.")
+@click.option("--inverted/--no-inverted", default=True, show_default=True,
+              help="Include the inverted templates (answer -> question) in the pool, as FLAN did.")
+@click.option("--split", default="train", show_default=True, help="Split of a saved DatasetDict.")
+@click.option("--label-names", default=None, show_default="dataset_info.json's ClassLabel names",
+              help="Comma-separated names for integer labels.")
+@click.option("--templates", "library", type=_EXISTING, default=None, show_default="the packaged formats.yaml",
+              help="Template library YAML.")
+@handle_errors
+def format_instructions(src: Path, output: Path, task: str, fields: tuple[str, ...], seed: int, inverted: bool,
+                        split: str, label_names: str | None, library: Path | None) -> None:
+    """Turn a labelled dataset (JSONL, Parquet, or a Hugging Face dataset saved with
+    save_to_disk) into instruction records with a template library: several templates per
+    task chosen by a seeded hash, inverted templates included, as FLAN did.
+
+    \b
+    Example:
+      dataforge format-instructions data/instructions/formats/qa.jsonl -o out/qa_inst.jsonl \\
+        --task qa --field answer=answers.text[0]
+    """
+    from ..selfinstruct.formats import format_file
+
+    field_map = {}
+    for item in fields:
+        name, sep, column = item.partition("=")
+        if not sep or not name or not column:
+            raise click.UsageError(f"--field {item!r}: write NAME=COLUMN")
+        field_map[name.strip()] = column.strip()
+    counts = format_file(src, output, task=task, seed=seed, inverted=inverted, field_map=field_map, split=split,
+                         library=library, label_names=label_names.split(",") if label_names else None)
+    skipped = {k: v for k, v in counts.items() if k.startswith("skipped.")}
+    echo(f"read {counts.get('read', 0)}, wrote {counts['written']} ({counts.get('direct', 0)} direct, "
+         f"{counts.get('inverted', 0)} inverted) -> {output}"
+         + ("; " + ", ".join(f"{k} {v}" for k, v in skipped.items()) if skipped else ""))
