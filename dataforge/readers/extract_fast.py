@@ -66,19 +66,19 @@ def extract_fast(
     """
     if not main_content:
         return extract_plain_text(html, main_content=False)
-    vocab = rules.vocabulary(tuple(sorted(set(drop))))
-    flagged = rules.scan_attributes(html, vocab)
+    groups = tuple(sorted(set(drop)))
+    flagged = rules.scan_attributes(html, rules.vocabulary(groups)) if groups else {}
     tree = HTMLTree.parse(html)
     body = tree.body
     if body is None:
         return ""
     skip = list(SEMANTIC_SKIP)
-    # held until the link-density pass: links inside paragraphs then find their parent's
-    # Python object made already (resiliparse makes one per node, a few microseconds each)
-    paragraphs = body.get_elements_by_tag_name("p").values()
-    headline = rules.headline_path(body)
+    headline = rules.headline_path(body) if any(flagged.values()) else []
     for node in headline:
         node.setattr(_KEEP, "")
+    # held until the link-density pass: links inside paragraphs then find their parent's
+    # Python object made already (resiliparse makes one per node, a few microseconds each)
+    paragraphs = body.get_elements_by_tag_name("p").values() if content_root or max_link_density < 1.0 else []
     root = None
     if content_root:
         root = rules.content_root(
@@ -97,7 +97,7 @@ def extract_fast(
         if quote.hasattr("class"):
             quote.delattr("class")
     named = rules.boilerplate_selectors(flagged, protected=f":not([{_KEEP}])")
-    options = dict(main_content=True, comments="comments" not in drop, post_meta=False)
+    options = dict(main_content=True, comments="comments" not in groups, post_meta=False)
     try:
         text = extract_plain_text(tree, skip_elements=skip + named, **options)
     except CSSParserException as exc:  # a class/id value lexbor will not take after all

@@ -221,8 +221,9 @@ def scan_attributes(html: str, vocab: Vocabulary) -> Flagged:
     scripts are seen too; they can only name elements that carry the same value.
     """
     flagged: Flagged = {}
+    start = max(html.find("<body"), 0)  # <head> holds no element the text comes from
     for kind, pattern in _ATTRIBUTE.items():
-        flagged.update(dict.fromkeys([(kind, value) for value in pattern.findall(html)]))
+        flagged.update(dict.fromkeys([(kind, value) for value in pattern.findall(html, start)]))
     keys = list(flagged)
     starts, offset = [], 0
     for _, value in keys:
