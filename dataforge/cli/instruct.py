@@ -416,3 +416,41 @@ def format_instructions(src: Path, output: Path, task: str, fields: tuple[str, .
     echo(f"read {counts.get('read', 0)}, wrote {counts['written']} ({counts.get('direct', 0)} direct, "
          f"{counts.get('inverted', 0)} inverted) -> {output}"
          + ("; " + ", ".join(f"{k} {v}" for k, v in skipped.items()) if skipped else ""))
+
+
+@click.command("sft-mix")
+@click.argument("mix", type=_EXISTING)
+@click.option("-o", "--output", type=_PATH, default=None, show_default="the mix file's output:",
+              help="Mixed .jsonl or .json to write.")
+@handle_errors
+def sft_mix(mix: Path, output: Path | None) -> None:
+    """Combine instruction collections with weights and caps (FLAN's examples-proportional
+    mixing with a maximum, up-weighted collections) into one seeded, shuffled file, and SFT
+    shards when the mix file has an sft: section. Prints realised vs target per collection.
+
+    \b
+    Example:
+      dataforge sft-mix pipelines/sft_mix.yaml -o out/sft_mix.jsonl
+    \b
+    MIX.yaml:
+      seed: 0
+      output: out/sft_mix.jsonl
+      cap: 3000                      # FLAN's K: a collection counts at most this many
+      collections:
+        alpaca: {path: out/instructions.jsonl, weight: 1.0}
+        judged: {path: out/judged.jsonl, weight: 2.0}
+      sft: {tokenizer: data/tokenizer.json, output: out/sft_mix, seq_len: 512}
+    """
+    from ..selfinstruct.mix import run_mix
+
+    report = run_mix(mix, output=output)
+    echo(f"{'collection':<20} {'available':>9} {'capped':>7} {'weight':>6} {'target':>7} {'realised':>8} "
+         f"{'epochs':>6} {'share':>6}")
+    for name, row in report["collections"].items():
+        echo(f"{name:<20} {row['available']:>9} {row['capped']:>7} {row['weight']:>6g} {row['target']:>7} "
+             f"{row['realised']:>8} {row['epochs']:>6.2f} {row['share']:>6.3f}")
+    echo(f"{report['total_realised']} records (target {report['total_target']}) -> {report['output']}")
+    if "sft" in report:
+        c = report["sft"]["counts"]
+        echo(f"shards: {c.get('rows_train', 0)} train + {c.get('rows_validation', 0)} validation rows -> "
+             f"{report['sft']['output']}")
