@@ -189,22 +189,37 @@ def self_instruct(**kw: Any) -> None:
               help="Also compare with the instructions of this file (e.g. the seed tasks); repeatable.")
 @click.option("--report", type=_PATH, default=None, show_default="none",
               help="JSONL of dropped instructions and what they matched.")
+@click.option("--decontaminate", "references", multiple=True, metavar="NAME=REFS.jsonl", show_default="none",
+              help="Drop records sharing a 13-gram with this benchmark's test items (the decontaminate stage's "
+                   "index), counted per benchmark; repeatable.")
 @handle_errors
 def dedup_instructions(src: Path, dst: Path | None, output: Path | None, threshold: float, against: tuple[Path, ...],
-                       report: Path | None) -> None:
-    """Drop instructions too similar (ROUGE-L F1 > 0.7, decisions identical to rouge-score)
-    to an earlier one, in file order. Reads and writes Alpaca JSON or JSONL.
+                       report: Path | None, references: tuple[str, ...]) -> None:
+    """Drop instructions that contain benchmark test data (--decontaminate), then those too
+    similar (ROUGE-L F1 > 0.7, decisions identical to rouge-score) to an earlier one, in
+    file order. Reads and writes Alpaca JSON or JSONL.
 
     \b
     Example:
       dataforge dedup-instructions alpaca_data.json -o alpaca_dedup.jsonl \\
-        --against data/instructions/seed_tasks.jsonl --report dropped.jsonl
+        --against data/instructions/seed_tasks.jsonl --report dropped.jsonl \\
+        --decontaminate arc_challenge=data/benchmarks/arc_challenge.jsonl
     """
     from ..selfinstruct.dedup import dedup_file
 
     target = _one_output(dst, output)
-    counts = dedup_file(src, target, threshold=threshold, against=list(against), report=report)
-    echo(f"read {counts['read']}, kept {counts['kept']}, dropped {counts['dropped']} -> {target}")
+    refs = {}
+    for item in references:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise click.UsageError(f"--decontaminate {item!r}: write NAME=FILE with an existing JSONL file")
+        refs[name] = Path(path)
+    counts = dedup_file(src, target, threshold=threshold, against=list(against), report=report, references=refs)
+    echo(f"read {counts['read']}, kept {counts['kept']}, dropped {counts['dropped']} similar"
+         + (f", {counts['contaminated']} contaminated" if refs else "") + f" -> {target}")
+    for key, n in counts.items():
+        if key.startswith("contaminated."):
+            echo(f"  {key.split('.', 1)[1]}: {n}")
 
 
 def _one_output(positional: Path | None, option: Path | None) -> Path:
