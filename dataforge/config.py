@@ -44,6 +44,10 @@ class ExecutorConfig(Params):
     # ray: bytes of memory each task declares (None = no reservation)
     memory_per_task: int | None = Field(None, ge=1 << 20, le=1 << 50)
     num_cpus: int | None = Field(None, ge=1, le=4096)  # ray without address: CPUs of the local instance it starts
+    # a bigger input file is split into tasks of about this many bytes, at record boundaries
+    # (readers' split()); the output is the same bytes whatever the split. Our choice: big
+    # enough that a task's fixed costs vanish, small enough that one 20 GB dump keeps 64 workers busy
+    task_bytes: int = Field(256 << 20, ge=1 << 10, le=1 << 50)
 
 
 @dataclass

@@ -1,45 +1,51 @@
 """Mixture weighting: per-source token budgets realised by deterministic down- and up-sampling.
 
-Counts are in tokens of the run's tokenizer, so ``mix`` runs in the final phase after
-encoding. Targets come from weights (fractions of a total budget: ``inputs.X.weight``
-or ``mix: {weights: {...}}``), absolute budgets (``inputs.X.tokens``), or temperature
-sampling (p_s proportional to n_s^alpha, as in multilingual LMs, e.g. XLM-R's alpha=0.3).
+Counts are in tokens of the run's tokenizer, so the plan is the reduce of ``tokenize``
+(after every task encoded its documents). Targets come from weights (fractions of a
+total budget: ``inputs.X.weight`` or ``mix: {weights: {...}}``), absolute budgets
+(``inputs.X.tokens``), or temperature sampling (p_s proportional to n_s^alpha, as in
+multilingual LMs, e.g. XLM-R's alpha=0.3).
 
 A source sampled at rate r = target/available gets floor(r) full epochs, plus the
-units whose stable hash u(seed, id, epoch) falls under a threshold chosen so the
-fractional epoch's tokens land on target (a token-weighted quantile, found with a
-histogram in bounded memory). Never more than ``max_epochs``. A unit is a document, or
-a ``piece_tokens`` piece of a longer one, so a source of a few long documents (books)
-can still be sampled at a small rate; a piece cut from its document ends in EOS.
+units whose stable hash bin ``hash_bin(seed, key)`` falls under a cut chosen so the
+fractional epoch's tokens land on target: each task histograms its units' tokens by
+hash bin (``encode.py``), the plan sums the histograms (counts, never tokens) and takes
+the token-weighted quantile. Never more than ``max_epochs``. A unit is a document, or a
+``piece_tokens`` piece of a longer one, so a source of a few long documents (books) can
+still be sampled at a small rate; a piece cut from its document ends in EOS.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from .stage import Params, Step
-from .tokenize.pack import iter_task_docs, unit_hash
-
-BINS = 1 << 20  # quantile histogram resolution: error <= tokens of the docs in one bin
+from .tokenize.hashing import HIST_BINS, hash_bin, units
 
 
 class MixParams(Params):
-    target_tokens: int | None = None  # total budget; None = the largest mix in which no source repeats
-    weights: dict[str, float] | None = None  # source -> weight (overrides inputs.X.weight); normalised to sum 1
-    temperature: float | None = None  # alpha in p ~ n^alpha over available tokens (0.3 in XLM-R); overrides weights
-    max_epochs: float = 4.0  # cap on repeats per source (Muennighoff et al. 2023: ~4 epochs are as good as new data)
+    # total budget; None = the largest mix in which no source repeats
+    target_tokens: int | None = Field(None, ge=1, le=10**15)
+    # source -> weight (overrides inputs.X.weight); normalised to sum 1
+    weights: dict[str, Annotated[float, Field(ge=0, le=1e12)]] | None = None
+    # alpha in p ~ n^alpha over available tokens (0.3 in XLM-R); overrides weights
+    temperature: float | None = Field(None, ge=0, le=100)
+    # cap on repeats per source (Muennighoff et al. 2023: ~4 epochs are as good as new data)
+    max_epochs: float = Field(4.0, ge=1, le=10_000)
     shortfall: Literal["redistribute", "leave"] = "redistribute"  # what a capped source's missing share does
-    piece_tokens: int = 4096  # sampling unit for long documents (a book is sampled in pieces of this many tokens)
+    # sampling unit for long documents (a book is sampled in pieces of this many tokens)
+    piece_tokens: int = Field(4096, ge=16, le=1 << 30)
 
 
 class Mix(Step[MixParams]):
-    """Declares the mixture; the runner applies it while packing (a barrier by nature)."""
+    """Declares the mixture: ``tokenize``'s reduce plans it from the tasks' token counts and
+    its apply tasks realise it while packing. Must come right before ``tokenize``."""
 
     Params: ClassVar[type[Params]] = MixParams
 
@@ -49,8 +55,6 @@ class Mix(Step[MixParams]):
         assert isinstance(params, MixParams)
         names = [i.name for i in inputs]
         out: list[tuple[str, str]] = []
-        if params.max_epochs < 1:
-            out.append(("stages.mix.max_epochs", f"max_epochs must be >= 1, got {params.max_epochs}"))
         if params.weights is not None:
             for name, w in params.weights.items():
                 if name not in names:
@@ -59,8 +63,6 @@ class Mix(Step[MixParams]):
                     close = difflib.get_close_matches(name, names, n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else f" (inputs are: {', '.join(names)})"
                     out.append((f"stages.mix.weights.{name}", f"weight for '{name}', which is not an input{hint}"))
-                elif w < 0:
-                    out.append((f"stages.mix.weights.{name}", f"weight must be >= 0, got {w}"))
             return out
         if params.temperature is not None:
             return out
@@ -85,44 +87,45 @@ class Mix(Step[MixParams]):
 
 @dataclass
 class MixPlan:
+    """What the tasks need to select their share: rates and hash cuts per source (JSON)."""
+
     available: dict[str, int]  # train-eligible tokens per source
     docs: dict[str, int]
     target: dict[str, int] = field(default_factory=dict)
     rate: dict[str, float] = field(default_factory=dict)  # expected copies per document
-    threshold: dict[str, float] = field(default_factory=dict)  # hash cut for the fractional epoch
+    cut: dict[str, int] = field(default_factory=dict)  # units in hash bins below this get one more copy
     seed: int = 0
     piece_tokens: int = 4096
     active: bool = False
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def total_tokens(self) -> int:
-        return sum(self.target.values()) if self.active else sum(self.available.values())
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
-    def selector(self, eos: int) -> Callable[[str, str, np.ndarray], list[np.ndarray]] | None:
-        """What to write of each document: copies of it, or of its sampled pieces."""
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "MixPlan":
+        return cls(**data)
+
+    def parts(self, doc_id: str, source: str, n: int) -> list[tuple[int, int, bool]]:
+        """What of a train document is written: ``(start, end, append_eos)`` spans, copies
+        back to back (epoch after epoch). A span that stops short of the document's end
+        gets an EOS appended (its own end is not the document's)."""
         if not self.active:
-            return None
-
-        def select(doc_id: str, source: str, tokens: np.ndarray) -> list[np.ndarray]:
-            rate = self.rate.get(source, 0.0)
-            full = int(math.floor(rate))
-            cut = self.threshold.get(source, 0.0)
-            units = list(_units(doc_id, len(tokens), self.piece_tokens))
-            counts = [full + (1 if unit_hash(self.seed, "mix", full, key) < cut else 0) for key, _, _ in units]
-            out: list[np.ndarray] = []
-            for epoch in range(max(counts, default=0)):
-                start = None
-                for (key, a, b), c in zip(units + [("", len(tokens), len(tokens))], counts + [0]):
-                    if c > epoch and start is None:
-                        start = a
-                    elif c <= epoch and start is not None:
-                        piece = tokens[start:a]
-                        out.append(piece if a == len(tokens) else np.append(piece, np.asarray(eos, piece.dtype)))
-                        start = None
-            return out
-
-        return select
+            return [(0, n, False)]
+        full = int(math.floor(self.rate.get(source, 0.0)))
+        cut = self.cut.get(source, 0)
+        us = list(units(doc_id, n, self.piece_tokens))
+        counts = [full + (1 if hash_bin(self.seed, key) < cut else 0) for key, _, _ in us]
+        out: list[tuple[int, int, bool]] = []
+        for epoch in range(max(counts, default=0)):
+            start = None
+            for (_, a, _), c in zip(us + [("", n, n)], counts + [0]):
+                if c > epoch and start is None:
+                    start = a
+                elif c <= epoch and start is not None:
+                    out.append((start, a, a != n))
+                    start = None
+        return out
 
     def report(self, per_source: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
         realised_total = sum(c.get("train_tokens", 0) for c in per_source.values()) or 1
@@ -143,43 +146,47 @@ class MixPlan:
         return out
 
 
-def _weights(plan: Any, params: MixParams, available: dict[str, int]) -> dict[str, float]:
-    inputs = plan.config.inputs
+@dataclass(frozen=True)
+class MixInputs:
+    """The inputs' share settings from the pipeline file (``inputs.X.weight`` / ``tokens``)."""
+
+    sources: tuple[str, ...]  # pipeline-file order
+    weights: dict[str, float | None]
+    budgets: dict[str, int | None]
+
+
+def _weights(inputs: MixInputs, params: MixParams, available: dict[str, int]) -> dict[str, float]:
     if params.temperature is not None:
         raw = {s: (n ** params.temperature if n > 0 else 0.0) for s, n in available.items()}
     elif params.weights is not None:
         raw = {s: float(params.weights.get(s, 0.0)) for s in available}
     else:
-        raw = {i.name: float(i.weight if i.weight is not None else 1.0) for i in inputs}
+        raw = {s: float(w if w is not None else 1.0) for s, w in inputs.weights.items()}
     total = sum(raw.values()) or 1.0
     return {s: w / total for s, w in raw.items()}
 
 
-def plan_mixture(plan: Any, task_dirs: list[Path], *, dtype: np.dtype, validation_fraction: float) -> MixPlan:
-    """Count tokens per source (excluding validation documents) and fix per-source targets."""
-    seed = plan.config.seed
-    sources = [i.name for i in plan.config.inputs]
+def plan_mixture(*, summaries: list[dict[str, Any]], hists: Iterable[dict[str, np.ndarray]], params: MixParams | None,
+                 inputs: MixInputs, seed: int) -> MixPlan:
+    """The plan from per-task counts (``encode.json``) and histograms (``mixhist.npz``,
+    consumed one task at a time: the driver holds one summed histogram per source)."""
+    sources = list(inputs.sources)
     available = dict.fromkeys(sources, 0)
     docs = dict.fromkeys(sources, 0)
-    mix_spec = plan.mix
-    for d in task_dirs:
-        for _tokens, ids, srcs, n in iter_task_docs(d, dtype):
-            for doc_id, source, ntok in zip(ids, srcs, n.tolist()):
-                if validation_fraction and unit_hash(seed, "validation", doc_id) < validation_fraction:
-                    continue
-                available[source] += ntok
-                docs[source] += 1
+    for summary in summaries:
+        for source, c in summary["sources"].items():
+            available[source] = available.get(source, 0) + c["train_tokens"]
+            docs[source] = docs.get(source, 0) + c["train_docs"]
     result = MixPlan(available=available, docs=docs, seed=seed)
-    if mix_spec is None:
+    if params is None:
         return result
-    params: MixParams = mix_spec.params
     result.piece_tokens = params.piece_tokens
     result.active = True
-    budgets = {i.name: i.tokens for i in plan.config.inputs if i.tokens is not None}
+    budgets = {s: b for s, b in inputs.budgets.items() if b is not None}
     if budgets and params.weights is None and params.temperature is None:
         target = {s: float(budgets.get(s, 0)) for s in sources}
     else:
-        w = _weights(plan, params, available)
+        w = _weights(inputs, params, available)
         if params.target_tokens is not None:
             total = float(params.target_tokens)
         else:  # largest budget in which no source needs more than one epoch
@@ -189,7 +196,7 @@ def plan_mixture(plan: Any, task_dirs: list[Path], *, dtype: np.dtype, validatio
     result.target = {s: int(round(t)) for s, t in target.items()}
     for s in sources:
         result.rate[s] = (target[s] / available[s]) if available[s] else 0.0
-    _thresholds(result, task_dirs, dtype=dtype, validation_fraction=validation_fraction)
+    _cuts(result, hists)
     return result
 
 
@@ -224,36 +231,22 @@ def _cap(target: dict[str, float], available: dict[str, int], params: MixParams,
     return target
 
 
-def _thresholds(result: MixPlan, task_dirs: list[Path], *, dtype: np.dtype, validation_fraction: float) -> None:
-    """For each source, the hash cut whose documents carry the fractional epoch's tokens."""
+def _cuts(result: MixPlan, hists: Iterable[dict[str, np.ndarray]]) -> None:
+    """For each source, the hash-bin cut whose units carry the fractional epoch's tokens."""
     frac_target = {s: (r - math.floor(r)) * result.available[s] for s, r in result.rate.items()}
-    hist = {s: np.zeros(BINS, dtype=np.int64) for s in result.rate if frac_target[s] > 0}
-    if not hist:
+    need = [s for s in result.rate if frac_target[s] > 0]
+    if not need:
         return
-    for d in task_dirs:
-        for _tokens, ids, srcs, n in iter_task_docs(d, dtype):
-            for doc_id, source, ntok in zip(ids, srcs, n.tolist()):
-                h = hist.get(source)
-                if h is None or (validation_fraction and
-                                 unit_hash(result.seed, "validation", doc_id) < validation_fraction):
-                    continue
-                full = int(math.floor(result.rate[source]))
-                for key, a, b in _units(doc_id, ntok, result.piece_tokens):
-                    h[min(BINS - 1, int(unit_hash(result.seed, "mix", full, key) * BINS))] += b - a
-    for s, h in hist.items():
+    total = {s: np.zeros(HIST_BINS, dtype=np.int64) for s in need}
+    for task_hist in hists:
+        for s in need:
+            h = task_hist.get(s)
+            if h is not None:
+                total[s] += h
+    for s, h in total.items():
         cum = np.cumsum(h)
         k = int(np.searchsorted(cum, frac_target[s]))  # first bin whose inclusion reaches the target
-        k = min(k, BINS - 1)
+        k = min(k, HIST_BINS - 1)
         below = cum[k - 1] if k > 0 else 0
         # include bin k only if that lands closer to the target than stopping before it
-        cut = k + 1 if abs(cum[k] - frac_target[s]) <= abs(frac_target[s] - below) else k
-        result.threshold[s] = cut / BINS
-
-
-def _units(doc_id: str, n: int, piece: int) -> Iterator[tuple[str, int, int]]:
-    """Sampling units of a document: (hash key, start, end); the whole document when short."""
-    if n <= piece:
-        yield doc_id, 0, n
-        return
-    for k, a in enumerate(range(0, n, piece)):
-        yield f"{doc_id}#{k}", a, min(n, a + piece)
+        result.cut[s] = k + 1 if abs(cum[k] - frac_target[s]) <= abs(frac_target[s] - below) else k

@@ -57,7 +57,8 @@ class Executor(Protocol):
 
     workers: int
 
-    def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]: ...
+    def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
+            on_done: Callable[[int, Any], None] | None = None) -> list[Any]: ...
 
 
 @dataclass
@@ -108,6 +109,40 @@ class ReduceContext:
     def stage_dirs(self) -> list[Path]:
         """Each task's folder for this stage (written by ``map``), in task order."""
         return [t / safe_name(self.label) for t in self.task_dirs]
+
+    @property
+    def steps_dir(self) -> Path:
+        """Work that survives a killed reduce (``run_steps`` results and their files)."""
+        return self.run.work_dir / "barriers" / f"{safe_name(self.label)}.steps"
+
+    def run_steps(self, name: str, fn: Callable[..., Any], jobs: Sequence[tuple[Any, ...]],
+                  on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
+        """Fan ``fn(*job)`` out through the executor, each job's (JSON) result kept under
+        ``steps_dir/<name>/<i>.json``: a reduce killed half-way redoes only the jobs that
+        had not finished. A job must write its files under ``steps_dir`` and be
+        deterministic (a redone job rewrites the same bytes)."""
+        folder = self.steps_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        results: list[Any] = [None] * len(jobs)
+        todo = []
+        for i in range(len(jobs)):
+            done = folder / f"{i:06d}.json"
+            if done.exists():
+                results[i] = json.loads(done.read_text())
+            else:
+                todo.append(i)
+
+        def finished(k: int, result: Any) -> None:
+            i = todo[k]
+            results[i] = result
+            from .io import atomic_write_text
+
+            atomic_write_text(folder / f"{i:06d}.json", json.dumps(result, sort_keys=True))
+            if on_done is not None:
+                on_done(i, result)
+
+        self.executor.map(fn, [jobs[i] for i in todo], on_done=finished)
+        return results
 
 
 def safe_name(name: str) -> str:

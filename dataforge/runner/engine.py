@@ -24,12 +24,12 @@ from ..outputs import OutputDir, compact_ledger, record, recorded, remove_record
 from ..stage import ReduceContext, RunInfo, safe_name
 from ..stats import Stats
 from .executor import make_executor
-from .finalize import finalize_tokens, train_run_tokenizer
-from .plan import Phase, Plan, append_plan, make_plan
+from .finalize import publish_shards
+from .plan import Plan, append_plan, make_plan, number_tasks
 from .remote import publish
 from .signals import stop_on_signals
 from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done, marker, remove_quietly
-from .task import STATS_FILE, TaskJob, attach_run_log, run_task
+from .task import STATS_FILE, TaskJob, attach_run_log, count_part, run_task
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +146,15 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     inputs = {i.name: i for i in config.inputs}
     stats = Stats()
     steps = 0
-    tokenizer_path: str | None = None
-    tok = plan.tokenize
-    if tok is not None and tok.params.tokenizer is not None:
-        tokenizer_path = tok.params.tokenizer
+    _number_split_files(plan, executor, on_event)
     barrier_phase: dict[str, Path] = {}
     for phase in plan.phases:
         phase_dir = plan.work_dir / f"phase-{phase.index}"
         prev_dir = plan.work_dir / f"phase-{phase.index - 1}" if phase.index else None
-        if not phase.final:
-            output = "docs"
-        elif tok is None:
-            output = "none"
-        elif tokenizer_path is None:
-            output = "docs"  # the tokenizer is trained on these documents first
-        else:
-            output = "tokens"
         jobs = [(TaskJob(run=run, phase=phase, task=t, phase_dir=phase_dir,
                          prev_dir=(prev_dir / t.task_id) if prev_dir else None,
-                         input=inputs[t.source] if prev_dir is None else None, output=output,
-                         tokenize=tok, tokenizer_path=tokenizer_path),) for t in plan.tasks]
+                         input=inputs[t.source] if prev_dir is None else None,
+                         output="none" if phase.last else "docs"),) for t in plan.tasks]
         steps += _run_tasks(executor, jobs, stats, on_event, phase_dir, f"phase {phase.index}: {phase.describe()}")
         if phase.exit is not None:
             try:
@@ -186,20 +175,9 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
             barrier_phase[phase.exit.label] = phase_dir
 
     manifest = None
-    if tok is not None:
-        last_dir = plan.work_dir / f"phase-{plan.phases[-1].index}"
-        if tokenizer_path is None:
-            tokenizer_path, trained = train_run_tokenizer(plan, last_dir, on_event)
-            steps += trained
-            enc_dir = plan.work_dir / "encode"
-            encode_phase = Phase(index=len(plan.phases), entry=None, stages=[], exit=None)
-            jobs = [(TaskJob(run=run, phase=encode_phase, task=t, phase_dir=enc_dir, prev_dir=last_dir / t.task_id,
-                             input=None, output="tokens", tokenize=tok, tokenizer_path=tokenizer_path),)
-                    for t in plan.tasks]
-            steps += _run_tasks(executor, jobs, stats, on_event, enc_dir, "encode with the trained tokenizer")
-            last_dir = enc_dir
-        manifest, packed = finalize_tokens(plan, last_dir, tokenizer_path, stats, on_event)
-        steps += packed
+    if plan.pack is not None:
+        manifest, published = publish_shards(plan, stats, on_event)
+        steps += published
 
     train_summary = None
     if config.train is not None and manifest is not None:
@@ -216,6 +194,25 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
                      nothing_to_do=steps == 0, train=train_summary)
+
+
+def _number_split_files(plan: Plan, executor: Any, on_event: Event) -> None:
+    """The parts of a split file learn their first record numbers (for ids and messages):
+    each part counts its records in a worker, the driver adds up (cached for a resume)."""
+    todo = [t for t in plan.tasks if t.span.parts > 1]
+    if not todo:
+        return
+    cache = plan.work_dir / "spans.json"
+    if cache.exists():
+        counts = json.loads(cache.read_text())
+    else:
+        inputs = {i.name: i for i in plan.config.inputs}
+        on_event("reduce_start", title=f"count records in {len(todo)} parts of split files")
+        results = executor.map(count_part, [(inputs[t.source], t.path, t.span) for t in todo])
+        counts = {t.task_id: n for t, n in zip(todo, results)}
+        atomic_write_text(cache, json.dumps(counts, sort_keys=True))
+        on_event("reduce_end", title=f"count records in {len(todo)} parts of split files")
+    number_tasks(plan, counts)
 
 
 def _train(plan: Plan, on_event: Event) -> tuple[dict[str, Any], int]:
@@ -306,10 +303,18 @@ def _clear_other_configs(out: Path, keep: str) -> None:
 
 
 def _drop_heavy_intermediates(plan: Plan) -> None:
-    """After success keep markers and stats, not the per-phase document copies."""
-    for path in plan.work_dir.glob("*/*/*"):
-        if path.suffix in (".parquet", ".bin") and path.parent.parent.name.startswith(("phase-", "encode")):
-            path.unlink()
+    """After success keep markers, stats and small results, not the documents and tokens
+    between phases, nor the shuffle's scatter files."""
+    for phase_dir in plan.work_dir.glob("phase-*"):
+        for path in phase_dir.glob("*/*"):
+            if path.is_file() and path.name == "docs.parquet":
+                path.unlink()
+        for path in phase_dir.glob("*/*/*"):
+            if path.is_file() and path.name in ("tokens.bin", "index.parquet", "tokenizer_sample.parquet"):
+                path.unlink()
+    for steps in plan.work_dir.glob("barriers/*.steps"):
+        for name in ("scatter", "shards"):
+            remove_quietly(steps / name)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

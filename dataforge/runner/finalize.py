@@ -1,114 +1,107 @@
-"""The final phase's driver steps: train the run's tokenizer, then mix + pack + manifest."""
+"""The run's last driver step: publish the tokenize barrier's shards and write the manifest.
+
+The gather tasks wrote every shard under the barrier's work folder. Publishing moves
+them into ``shards/`` (each recorded in the output's ledger first) and writes
+``manifest.json`` last, atomically. A recompute over an output whose manifest lists
+shards of the same names first withdraws that manifest (moved into the work folder), so
+a reader never sees an old manifest over new shards; a killed publish is redone by the
+next run. Shards no manifest lists any more are removed (only those the ledger says a
+run wrote). Everything here grows with the number of tasks and shards, not tokens.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import shutil
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from ..io import atomic_write, checksum, sha256_file
+from ..io import atomic_write, atomic_write_text, checksum, fsync_dir
+from ..mix import MixPlan
+from ..outputs import record, recorded, remove_recorded
+from ..stage import safe_name
 from ..stats import Stats
-from ..tokenize.encode import load_tokenizer, train_tokenizer, vocab_size
-from ..tokenize.pack import pack
 from ..tokenize.shards import MANIFEST, ShardError, ShardInfo, ShardSpec, manifest_core, write_manifest
-from .docstore import read_docs
+from ..tokenize.stage import RESULT
 from .plan import Plan, TaskSpec
-from .state import clear_stale, commit_dir, fresh_tmp_dir, is_done
-from .task import DOCS_FILE, INPUT_FILE
+from .task import INPUT_FILE
 
 log = logging.getLogger(__name__)
 
 PACK_LABEL = "pack"
+PUBLISHED = "PUBLISHED_SHARDS"
 VERSIONED = ("dataforge", "tokenizers", "pyarrow", "numpy", "fastwarc", "resiliparse", "trafilatura",
              "datasketch", "fasttext-community", "xxhash")
 
 
-def train_run_tokenizer(plan: Plan, docs_dir: Path, on_event: Callable[..., None]) -> tuple[str, int]:
-    """Train a BPE on the kept documents (task order); returns (tokenizer path, steps run)."""
-    tok = plan.tokenize
-    assert tok is not None and tok.params.train is not None
-    final = plan.work_dir / "tokenizer"
-    path = final / "tokenizer.json"
-    if is_done(final):
-        return str(path), 0
-    clear_stale(final)
-    tmp = fresh_tmp_dir(final)
-    limit = tok.params.train.max_docs
-    on_event("reduce_start", title="train tokenizer")
-
-    def texts() -> Any:
-        n = 0
-        for t in plan.tasks:
-            for doc in read_docs(docs_dir / t.task_id / DOCS_FILE):
-                if limit is not None and n >= limit:
-                    return
-                n += 1
-                yield doc.text
-
-    train_tokenizer(texts(), params=tok.params.train, eos=tok.params.eos, out_path=tmp / "tokenizer.json")
-    commit_dir(tmp, final, output_dir=plan.config.output)
-    on_event("reduce_end", title="train tokenizer")
-    return str(path), 1
-
-
-def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats,
-                    on_event: Callable[..., None]) -> tuple[dict[str, Any], int]:
-    """Mixture plan, packing, shards and manifest (the last step; the manifest is written last)."""
+def publish_shards(plan: Plan, stats: Stats, on_event: Callable[..., None]) -> tuple[dict[str, Any], int]:
+    """Move the shards into place and write the manifest; returns (manifest, steps run)."""
     out = plan.config.output
-    tok_spec = plan.tokenize
-    assert tok_spec is not None
-    params = tok_spec.params
-    final = plan.work_dir / "pack"
-    if is_done(final) and (out / MANIFEST).exists():
-        stats.merge(Stats.load(final / "stats.json"))
+    pack = plan.pack
+    assert pack is not None
+    done = plan.work_dir / PUBLISHED
+    if done.exists() and (out / MANIFEST).exists():
         return json.loads((out / MANIFEST).read_text()), 0
-    clear_stale(final)
-    tmp = fresh_tmp_dir(final)
-    on_event("reduce_start", title="mix + pack shards")
-    started = time.perf_counter()
-    tokenizer = load_tokenizer(tokenizer_path)
-    eos = tokenizer.token_to_id(params.eos)
-    tok_sha = sha256_file(tokenizer_path)
-    spec = ShardSpec(kind="pretrain", seq_len=params.seq_len, vocab_size=vocab_size(tokenizer), eos_id=eos,
-                     pad_id=eos, tokenizer_sha256=tok_sha, packing=params.packing)
-    task_dirs = [enc_dir / t.task_id for t in plan.tasks]
-
-    from ..mix import plan_mixture  # the mixture plan needs the per-source token counts
-
-    mix = plan_mixture(plan, task_dirs, dtype=spec.dtype, validation_fraction=params.validation_fraction)
-    own = Stats()
-    shard_dir = out / "shards"
+    result = json.loads((plan.work_dir / "barriers" / safe_name(pack.label) / RESULT).read_text())
+    on_event("reduce_start", title="publish shards + manifest")
+    spec_json = {k: v for k, v in result["spec"].items() if k != "dtype"}
+    spec = ShardSpec(**spec_json)
     base = plan.base
-    start = {split: sum(1 for s in (base or {}).get("shards", []) if s["split"] == split)
-             for split in ("train", "validation")}
-    result = pack(task_dirs, spec=spec, params=params, seed=plan.config.seed, shard_dir=shard_dir,
-                  scratch=tmp / "shuffle", total_rows_hint=mix.total_tokens // params.seq_len + 1,
-                  select=mix.selector(eos), start_index=start)
-    for source, counts in result.per_source.items():
-        for key, n in counts.items():
-            own.add(PACK_LABEL, source, key, n)
-    for split, n in result.dropped_tail.items():
-        own.add(PACK_LABEL, "*", f"{split}_tokens_dropped_tail", n)
-    own.add(PACK_LABEL, "*", "tokens_truncated", result.truncated_tokens)
-    own.add(PACK_LABEL, "*", "seconds", time.perf_counter() - started)
-    own.to_json_file(tmp / "stats.json")
-    stats.merge(own)
-
-    with atomic_write(out / "tokenizer.json", "wb") as fh, open(tokenizer_path, "rb") as src:
-        shutil.copyfileobj(src, fh)
-    run_inputs = [{"source": t.source, "path": t.path, "bytes": t.size, "version": t.version,
-                   "checksum": _input_checksum(plan, t)} for t in plan.tasks]
-    this_run = {"inputs": len(run_inputs), "sources": mix.report(result.per_source),
-                "shards": [s.path for s in result.shards], "tokens_dropped_tail": result.dropped_tail}
-    if base is not None and base.get("tokenizer", {}).get("sha256") != tok_sha:
+    if base is not None and base.get("tokenizer", {}).get("sha256") != spec.tokenizer_sha256:
         raise ShardError(f"{out}: its shards were made with tokenizer {base['tokenizer']['sha256'][:12]}, "
-                         f"this run's is {tok_sha[:12]}; appending would mix vocabularies")
-    shards = [ShardInfo(**s) for s in (base or {}).get("shards", [])] + result.shards
+                         f"this run's is {spec.tokenizer_sha256[:12]}; appending would mix vocabularies")
+    new = [ShardInfo(**s) for s in result["shards"]]
+    shard_dir = out / "shards"
+    current = _read(out / MANIFEST)
+    names = {s.path for s in new}
+    if base is None and current is not None and names & {s["path"] for s in current.get("shards", [])}:
+        withdrawn = plan.work_dir / "previous-manifest.json"
+        os.replace(out / MANIFEST, withdrawn)  # no manifest = no shards, while they are replaced
+        log.info("%s: the earlier manifest was withdrawn while its shards are replaced (kept as %s)", out, withdrawn)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    record(out, *(f"shards/{s.path}" for s in new))
+    src_dir = Path(result["shard_dir"])
+    for s in new:
+        src = src_dir / s.path
+        if src.exists():
+            os.replace(src, shard_dir / s.path)
+        elif not (shard_dir / s.path).exists():
+            raise ShardError(f"{src}: shard missing before publishing; rerun to redo the tokenize step")
+    fsync_dir(shard_dir)
+    record(out, "tokenizer.json")
+    with atomic_write(out / "tokenizer.json", "wb") as fh, open(_tokenizer(plan), "rb") as tok_src:
+        shutil.copyfileobj(tok_src, fh)
+    manifest = _manifest(plan, spec, new, result)
+    record(out, MANIFEST)
+    write_manifest(out, manifest)
+    listed = {s["path"] for s in manifest["shards"]}
+    files, _ = recorded(out)
+    for rel in sorted(f for f in files if f.startswith("shards/") and f.split("/", 1)[1] not in listed):
+        remove_recorded(out, rel)
+    atomic_write_text(done, "published\n")
+    on_event("reduce_end", title="publish shards + manifest")
+    return manifest, 1
+
+
+def _tokenizer(plan: Plan) -> str:
+    assert plan.pack is not None
+    return plan.pack.params.tokenizer_path
+
+
+def _manifest(plan: Plan, spec: ShardSpec, new: list[ShardInfo], result: dict[str, Any]) -> dict[str, Any]:
+    base = plan.base
+    mix = MixPlan.from_json(result["mix"])
+    params = plan.pack.params.tokenize if plan.pack is not None else None
+    assert params is not None
+    run_inputs = [{"source": t.source, "path": t.path, "bytes": t.size, "version": t.version,
+                   "checksum": _input_checksum(plan, t)} for t in plan.tasks if t.first_part]
+    this_run = {"inputs": len(run_inputs), "sources": mix.report(result["per_source"]),
+                "shards": [s.path for s in new], "tokens_dropped_tail": result["dropped_tail"]}
+    shards = [ShardInfo(**s) for s in (base or {}).get("shards", [])] + new
     manifest = manifest_core(spec, shards)
     manifest.update({
         "name": plan.config.name,
@@ -121,7 +114,7 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
         "sources": this_run["sources"],
         "runs": (base or {}).get("runs", []) + [this_run],
         "tokens": {split: sum(s.tokens for s in shards if s.split == split) for split in ("train", "validation")},
-        "tokens_dropped_tail": result.dropped_tail,
+        "tokens_dropped_tail": result["dropped_tail"],
         "validation_fraction": params.validation_fraction,
         "shuffle": params.shuffle,
     })
@@ -129,23 +122,22 @@ def finalize_tokens(plan: Plan, enc_dir: Path, tokenizer_path: str, stats: Stats
         manifest["warnings"] = mix.warnings
         for w in mix.warnings:
             log.warning("%s", w)
-    write_manifest(out, manifest)
-    listed = {s.path for s in shards}
-    for stale in shard_dir.glob("*.arrow"):
-        if stale.name not in listed:
-            stale.unlink()
-    shutil.rmtree(tmp / "shuffle", ignore_errors=True)
-    commit_dir(tmp, final, output_dir=out)
-    on_event("reduce_end", title="mix + pack shards")
-    return manifest, 1
+    return manifest
 
 
 def _input_checksum(plan: Plan, task: TaskSpec) -> str:
-    """Taken by the task in phase 0; read again only for a task committed without it."""
-    recorded = plan.work_dir / "phase-0" / task.task_id / INPUT_FILE
-    if recorded.exists():
-        return json.loads(recorded.read_text())["checksum"]
+    """Taken by the file's first task in phase 0; read again only for a task committed without it."""
+    recorded_file = plan.work_dir / "phase-0" / task.task_id / INPUT_FILE
+    if recorded_file.exists():
+        return json.loads(recorded_file.read_text())["checksum"]
     return checksum(task.path)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _versions() -> dict[str, str]:

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import InputSpec, StageSpec
+from ..config import InputSpec
 from ..document import Document
 from ..io import checksum, fetch_to, is_url
-from ..readers.base import READ_LABEL
+from ..readers.base import READ_LABEL, Span
 from ..stage import RunInfo, Stage, TaskContext
 from ..stats import Stats, size_bin
-from ..tokenize.encode import encode_task
 from .docstore import read_docs, write_docs
 from .plan import Phase, TaskSpec
 from .state import commit_dir, fresh_tmp_dir, is_done
@@ -43,9 +42,7 @@ class TaskJob:
     phase_dir: Path
     prev_dir: Path | None  # the same task's folder in the previous phase (None in phase 0)
     input: InputSpec | None  # the reader to use in phase 0
-    output: str  # "docs" (a barrier follows), "tokens" (encode here), or "none"
-    tokenize: StageSpec | None = None
-    tokenizer_path: str | None = None
+    output: str  # "docs" (a next phase reads them) or "none" (the last phase)
 
 
 def run_task(job: TaskJob) -> dict[str, Any]:
@@ -86,10 +83,6 @@ def _run_task(job: TaskJob) -> dict[str, Any]:
 
     if job.output == "docs":
         write_docs(tmp / DOCS_FILE, stream)
-    elif job.output == "tokens":
-        assert job.tokenize is not None and job.tokenizer_path is not None
-        encode_task(stream, out_dir=tmp, params=job.tokenize.params, tokenizer_path=job.tokenizer_path,
-                    stats=stats, label=job.tokenize.label)
     else:
         for _ in stream:
             pass
@@ -129,7 +122,7 @@ def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Docume
         return read_docs(job.prev_dir / DOCS_FILE)
     assert job.input is not None
     reader = job.input.reader_cls(job.input.reader_params, source=job.task.source, stats=stats)
-    path = job.task.path
+    path, span = job.task.path, job.task.span
     if is_url(path):  # object stores: stream a copy into the task's scratch folder (removed with it)
         local = fetch_to(path, tmp_dir / ("input" + "".join(Path(path).suffixes[-2:])))
         _record_checksum(tmp_dir, local)
@@ -144,8 +137,15 @@ def _source_stream(job: TaskJob, stats: Stats, tmp_dir: Path) -> Iterable[Docume
             local.unlink()
 
         return _instrument(read, (), stats, READ_LABEL, count_in=False)
-    _record_checksum(tmp_dir, Path(path))
-    return _instrument(lambda _: reader.read(path), (), stats, READ_LABEL, count_in=False)
+    if job.task.first_part:  # one checksum per file, not per part
+        _record_checksum(tmp_dir, Path(path))
+    return _instrument(lambda _: reader.read(path, span), (), stats, READ_LABEL, count_in=False)
+
+
+def count_part(inp: InputSpec, path: str, span: Span) -> int | None:
+    """In a worker: how many records start in one part of a split file (``Reader.count``)."""
+    reader = inp.reader_cls(inp.reader_params, source=inp.name, stats=Stats())
+    return reader.count(path, span)
 
 
 def _record_checksum(tmp_dir: Path, local: Path) -> None:

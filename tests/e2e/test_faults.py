@@ -78,9 +78,11 @@ def test_full_disk_is_a_clear_error_and_nothing_looks_complete(tmp_path: Path, d
     assert "No space left on device" in r.output
     assert "Traceback" not in r.output
     assert not (mnt / "out" / "manifest.json").exists()
-    for marker in (mnt / "out").rglob("*.done"):  # whatever is marked done is whole
+    for marker in (mnt / "out").rglob("phase-*/*.done"):  # whatever task is marked done is whole
         task = marker.with_name(marker.name[: -len(".done")])
-        assert (task / "stats.json").exists() and (task / "tokens.bin").exists()
+        assert (task / "stats.json").exists()
+        for side in ("tokens.bin", "index.parquet", "encode.json"):
+            assert len(list(task.glob(f"*/{side}"))) == 1, (task, side)
 
 
 def test_read_only_output_is_a_clear_error(tmp_path: Path, data_dir: Path, small_mount) -> None:

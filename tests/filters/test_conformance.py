@@ -51,6 +51,9 @@ def test_against_recorded_datatrove_decisions(data_dir: Path, make_stage: Any) -
 )
 def test_live_against_datatrove(data_dir: Path, make_stage: Any) -> None:
     docs = bundled_docs(data_dir)[::24]  # ~50 documents across the bundled files: spaCy is slow
-    filters = datatrove_filters()
+    try:
+        filters = datatrove_filters()
+    except ImportError as exc:  # datatrove checks for the "fasttext" distribution; fasttext-community is another
+        pytest.skip(f"datatrove cannot build its filters here ({exc}); the recorded-decisions test still runs")
     theirs = {name: {key: dt_decide(name, flt, key, text) for key, text in docs} for name, flt in filters.items()}
     check(theirs, ours_on(docs, make_stage))
