@@ -128,7 +128,9 @@ class HttpTransport:
         sdk = openai.AsyncOpenAI(api_key=api_key or "no-key", base_url=base_url, max_retries=0)
         self.root = str(sdk.base_url).rstrip("/")
         headers = {**sdk.default_headers, **sdk.auth_headers, "Content-Type": "application/json"}
-        self.headers = {k: v for k, v in headers.items() if isinstance(v, str)}  # drops the SDK's Omit markers
+        # the SDK's key, user agent, organisation and project, not its X-Stainless telemetry (each header is
+        # validated per request by h11); Omit markers (unset organisation/project) are not strings
+        self.headers = {k: v for k, v in headers.items() if isinstance(v, str) and not k.lower().startswith("x-stainless")}
         self.max_bytes = max_bytes
         self.lanes = _Lanes(concurrency, lambda: openai.DefaultAsyncHttpxClient(timeout=timeout, limits=_limits()))
 
