@@ -14,6 +14,10 @@ by prompt, so repeated runs see the same answers). Compared side by side:
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--requests 100] [--latency 0.1]
 Writes the throughput section of benchmarks/results/selfinstruct.md.
+
+``--methods``: every instruction method once on the bundled seeds against the local
+server (counts by filter reason, the judge's score distribution, the sft-mix table);
+writes benchmarks/results/generate_methods.md.
 """
 
 from __future__ import annotations
@@ -120,5 +124,64 @@ def main() -> None:
     write_section("throughput", "\n".join(lines))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "--methods" not in sys.argv:
     main()
+
+
+def methods_report(out_dir: Path) -> str:
+    """Each instruction method once on the bundled seeds against the test suite's local server:
+    counts by filter reason, the judge's score distribution, the sft-mix table."""
+    import json as _json
+    import threading
+
+    from click.testing import CliRunner
+
+    from dataforge.cli import instruct
+    from tests.selfinstruct.conftest import _Handler, _Server
+
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.llm = FakeLLM()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = ["--model", "fake-model", "--base-url", url, "--backoff", "0", "--concurrency", "16"]
+    runs = {
+        "self-instruct --method alpaca": (instruct.self_instruct, ["--method", "alpaca", "--seed-tasks", str(SEEDS),
+                                          "--num-instructions", "200", "-o", str(out_dir / "alpaca.jsonl")]),
+        "self-instruct --method self-instruct": (instruct.self_instruct, [
+            "--method", "self-instruct", "--seed-tasks", str(SEEDS), "--num-instructions", "60", "-o",
+            str(out_dir / "si.jsonl")]),
+        "evol-instruct --rounds 4": (instruct.evol_instruct, [str(SEEDS), "-o", str(out_dir / "evol.jsonl")]),
+        "judge --min-score 4.5": (instruct.judge, [str(out_dir / "alpaca.jsonl"), "-o", str(out_dir / "judged.jsonl"),
+                                                   "--min-score", "4.5"]),
+    }
+    lines = ["### Methods on the bundled seeds (175 tasks) against the test suite's local server", ""]
+    for name, (cmd, args) in runs.items():
+        result = CliRunner().invoke(cmd, args + client, catch_exceptions=False)
+        summary = _json.loads(Path(args[args.index("-o") + 1] + ".run.json").read_text())
+        counts = {k: v for k, v in summary["counts"].items() if not k.startswith("method.")}
+        lines += [f"`dataforge {name}` (exit {result.exit_code}): {summary['usage']['requests']} requests", "",
+                  "| count | n |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in sorted(counts.items())] + [""]
+    qa = REPO / "data" / "instructions" / "formats" / "qa.jsonl"
+    CliRunner().invoke(instruct.format_instructions, [str(qa), "-o", str(out_dir / "qa.jsonl"), "--task", "qa",
+                                                      "--field", "answer=answers.text[0]"], catch_exceptions=False)
+    dedup = CliRunner().invoke(instruct.dedup_instructions, [
+        str(out_dir / "alpaca.jsonl"), "-o", str(out_dir / "alpaca.dedup.jsonl"), "--decontaminate",
+        f"arc_challenge={REPO / 'data' / 'benchmarks' / 'arc_challenge.jsonl'}"], catch_exceptions=False)
+    lines += [f"`dataforge dedup-instructions alpaca.jsonl --decontaminate arc_challenge=...`: {dedup.output.strip()}", ""]
+    mix = out_dir / "mix.yaml"
+    mix.write_text(f"seed: 0\noutput: {out_dir / 'mix.jsonl'}\ncap: 100\nmax_epochs: 4\ncollections:\n"
+                   f"  alpaca: {{path: {out_dir / 'alpaca.dedup.jsonl'}}}\n  evol: {{path: {out_dir / 'evol.jsonl'}}}\n"
+                   f"  judged: {{path: {out_dir / 'judged.jsonl'}, weight: 2.0}}\n"
+                   f"  flan_qa: {{path: {out_dir / 'qa.jsonl'}, weight: 1.0}}\n")
+    result = CliRunner().invoke(instruct.sft_mix, [str(mix)], catch_exceptions=False)
+    lines += ["`dataforge sft-mix` (cap 100, judged weight 2, max_epochs 4):", "", "```", result.output.strip(), "```", ""]
+    server.shutdown()
+    return "\n".join(lines)
+
+
+if __name__ == "__main__" and "--methods" in sys.argv:  # pragma: no cover
+    with tempfile.TemporaryDirectory() as tmp:
+        text = methods_report(Path(tmp))
+    print(text)
+    (REPO / "benchmarks" / "results" / "generate_methods.md").write_text("# Instruction methods: counts by reason\n\n"
+                                                                         + text + "\n")

@@ -77,8 +77,9 @@ class NoveltyIndex:
             self._postings.setdefault(key, []).append(idx)
         return idx
 
-    def check(self, text: str, *, top_k: int = 0) -> Verdict:
-        """Is ``text`` novel (ROUGE-L F1 <= threshold against every pool item)? Exact.
+    def check(self, text: str, *, top_k: int = 0, exclude: frozenset[int] = frozenset()) -> Verdict:
+        """Is ``text`` novel (ROUGE-L F1 <= threshold against every pool item but those in
+        ``exclude``, e.g. the instruction it was evolved from)? Exact.
 
         With ``top_k`` > 0 a novel verdict also lists up to ``top_k`` most similar pool items
         with exact scores, for provenance: best-first over the bag-of-words bound among
@@ -89,7 +90,7 @@ class NoveltyIndex:
         m = len(toks)
         # Unknown tokens cannot match any pool item; negative ids keep them distinct.
         ids = [self._vocab.get(tok, -1 - i) for i, tok in enumerate(toks)]
-        verdict = self._check_decision(ids, m)
+        verdict = self._check_decision(ids, m, exclude)
         if top_k > 0 and verdict.novel and m and self.texts:  # a rejection already names its match
             verdict.similar = self._top_k(ids, top_k)
         return verdict
@@ -103,7 +104,7 @@ class NoveltyIndex:
 
     # -- decision only: prefix + length + bag bound, then exact scoring ----------------
 
-    def _check_decision(self, ids: list[int], m: int) -> Verdict:
+    def _check_decision(self, ids: list[int], m: int, exclude: frozenset[int] = frozenset()) -> Verdict:
         if m == 0 or not self.texts:
             return Verdict(novel=True)
         known = [k for k in _bag_keys(ids) if k >= 0]
@@ -115,7 +116,7 @@ class NoveltyIndex:
         qkeys = frozenset(known)
         masks = match_masks(ids)
         n_lo, n_hi = _length_band(m, self._prune_below)
-        seen: set[int] = set()
+        seen: set[int] = set(exclude)
         scored = 0
         for key in prefix:
             for idx in self._postings.get(key, ()):

@@ -114,3 +114,26 @@ def test_answer_rules_both_outcomes():
     assert answer_reason("The capital of France is Paris.") is None
     assert judged_equal("Equal") and judged_equal(" equal.") and not judged_equal("Not Equal")
     assert not judged_equal("They are not equal") and not copies_prompt("Describe a given problem.")
+
+
+def test_novelty_is_checked_against_other_lineages_not_the_own(llm_server, tmp_path):
+    from .conftest import fake_model
+
+    def model(prompt, seen):
+        if prompt.startswith("I want you act as a Prompt Rewriter"):
+            given = prompt.split("#The Given Prompt#: \r\n ", 1)[1].split(" \r\n#Rewritten Prompt#:", 1)[0]
+            return given + " Also compare the two rivers."
+        if prompt.startswith("Here are two Instructions"):
+            return fake_model(prompt, seen)
+        return "A careful and complete answer about rivers and their deltas."
+
+    llm_server.model_text = model
+    base = "Describe how a river carves a canyon over millions of years and which rocks resist the water best"
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(json.dumps({"instruction": base + "."}) + "\n" + json.dumps({"instruction": base + "!"}) + "\n"
+                     + json.dumps({"instruction": "Name three primary colours used by painters."}) + "\n")
+    out = tmp_path / "e.jsonl"
+    assert run(llm_server, seeds, out, "--rounds", "1", "--methods", "constraints").exit_code == 0
+    counts = json.loads((tmp_path / "e.jsonl.run.json").read_text())["counts"]
+    # each river evolution extends its own seed (not counted) but copies the other lineage's seed
+    assert counts["rejected.rouge_similar"] == 2 and counts["accepted"] == 1

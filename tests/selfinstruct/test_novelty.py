@@ -130,3 +130,15 @@ def test_dedup_records_names_the_match():
     assert dropped == [{"instruction": recs[1]["instruction"], "similar_to": recs[0]["instruction"], "rouge_l": 1.0}]
     kept, _ = dedup_records(recs[2:], against=["Name the capital city of France please."])
     assert kept == []
+
+
+def test_check_can_exclude_pool_items():
+    from dataforge.selfinstruct.novelty import NoveltyIndex
+
+    idx = NoveltyIndex()
+    idx.add("Write a short poem about the sea and the wind.")
+    idx.add("Name three primary colours.")
+    evolved = "Write a short poem about the sea and the wind in exactly four rhyming lines."
+    assert not idx.check(evolved).novel
+    assert idx.check(evolved, exclude=frozenset({0})).novel  # its parent excluded
+    assert not idx.check("Name three primary colours!", exclude=frozenset({0})).novel
