@@ -9,6 +9,13 @@ summary) or None. Sources, all faithful to the originals:
   ``parse_instances_for_{generation,classification}_task``, ``filter_invalid_instances``,
   ``filter_duplicate_instances``.
 
+One difference from the originals, on purpose: Alpaca parsing also applies
+``instance_reason`` to each item's output (dropping outputs that are empty, equal to
+the input, or end in ":"; about 0.2% of the real Alpaca records), which
+``post_process_gpt3_response`` does not: such records teach nothing or are cut off.
+Everything else (prompts, post-processing, instance parsing, ROUGE-L decisions) gives
+the originals' results on the same inputs.
+
 Chat models answer in a message instead of continuing the prompt, and sometimes repeat
 the number the prompt ends with ("4. Instruction:", "9."): ``chat=True`` drops that
 echo before the original parsing runs; completions are parsed exactly as published.
@@ -90,7 +97,10 @@ def _drop_echo(text: str, marker: str) -> tuple[str, bool]:
 
 
 def parse_alpaca(text: str, finish_reason: str | None, *, num_prompt: int, chat: bool = False) -> list[Parsed]:
-    """Split a response into ``###`` segments of numbered Instruction/Input/Output and filter."""
+    """Split a response into ``###`` segments of numbered Instruction/Input/Output and filter.
+
+    Beyond the original: the output rules of ``instance_reason`` (empty, equal to the
+    input, ending in ":") also apply here; see the module docstring."""
     first = num_prompt + 1
     if chat:
         text, _ = _drop_echo(text, rf"{first}\.\s+Instruction:")
