@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import ConfigError, Problem
 
+MAX_PRICE = 1e6  # USD per 1M tokens: far above any listed model, so a higher figure is a typo
 CHAT_OVERHEAD = 16  # tokens a chat request adds around one message (OpenAI counts 3-4 per message)
 
 
@@ -90,9 +91,9 @@ _PRICE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]*
 def parse_price(text: str) -> Price:
     """``"0.15/0.60"`` -> Price(input=0.15, output=0.60), USD per 1M input/output tokens."""
     m = _PRICE_RE.match(text)
-    if m is None or not all(math.isfinite(float(g)) for g in m.groups()):
+    if m is None or not all(math.isfinite(float(g)) and float(g) <= MAX_PRICE for g in m.groups()):
         raise ConfigError([Problem("", None, "--price", f"'{text}' is not IN/OUT in USD per 1M input/output "
-                                   "tokens, e.g. --price 0.15/0.60")])
+                                   f"tokens (each at most {MAX_PRICE:g}), e.g. --price 0.15/0.60")])
     return Price(float(m.group(1)), float(m.group(2)))
 
 
@@ -135,6 +136,8 @@ class Budget:
     def __init__(self, *, max_requests: int | None, max_cost: float | None, price: Price | None) -> None:
         if max_cost is not None and price is None:
             raise ConfigError([Problem("", None, "--max-cost", "needs a price for the model")])
+        if max_cost is not None and (math.isnan(max_cost) or max_cost < 0):
+            raise ConfigError([Problem("", None, "--max-cost", f"{max_cost} is not a cost in USD (>= 0)")])
         self.max_requests, self.max_cost, self.price = max_requests, max_cost, price
         self.admitted = 0  # requests admitted (cached ones included)
         self.settled_cost = 0.0  # USD of answered requests (usage they reported)

@@ -200,13 +200,26 @@ def format_file(src: Path, dst: Path, *, task: str, seed: int = 0, inverted: boo
     if label_names:
         fmt.label_names[fmt.field_map.get("label", "label")] = label_names
     out = []
+    first: dict[str, Any] | None = None
     for rid, rec in records:
         fmt.counts["read"] += 1
+        if first is None and isinstance(rec, dict):
+            first = rec
         formatted = fmt.format(rec, rid) if isinstance(rec, dict) else None
         if formatted is not None:
             out.append(formatted)
         elif not isinstance(rec, dict):
             fmt.counts["skipped.not_an_object"] += 1
+    missing = sorted(k.split("_", 1)[1] for k in fmt.counts if k.startswith("skipped.missing_"))
+    if not out and missing and first is not None:  # every record skipped: the mapping is wrong, not the data
+        import difflib
+
+        name = missing[0]
+        column = fmt.field_map.get(name, name)
+        close = difflib.get_close_matches(column, list(first), n=1)
+        raise ConfigError([Problem(str(src), None, "--field", f"no record has task field '{name}' (column '{column}'"
+                                   + (f"; did you mean '{close[0]}'?" if close else "") + f"; columns: "
+                                   f"{', '.join(sorted(first))}); map it with --field {name}=COLUMN")])
     write_records(dst, out)
     fmt.counts["written"] = len(out)
     return dict(sorted(fmt.counts.items()))

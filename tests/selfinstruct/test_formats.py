@@ -98,3 +98,11 @@ def test_bad_field_mapping_is_a_usage_error(arg, data_dir, tmp_path):
     result = run(data_dir / "instructions" / "formats" / "qa.jsonl", "-o", tmp_path / "o.jsonl", "--task", "qa",
                  "--field", arg)
     assert result.exit_code == 2
+
+
+def test_a_mapping_that_matches_no_record_is_a_config_error(data_dir, tmp_path):
+    result = run(data_dir / "instructions" / "formats" / "summarization.parquet", "-o", tmp_path / "o.jsonl",
+                 "--task", "summarization", "--field", "summary=highlights")
+    assert result.exit_code == 2
+    assert "no record has task field 'document'" in result.output and "--field document=COLUMN" in result.output
+    assert not (tmp_path / "o.jsonl").exists()

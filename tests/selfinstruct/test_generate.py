@@ -168,7 +168,7 @@ def test_max_cost_needs_a_price_and_says_how(llm_server, seed_file, tmp_path):
     result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "1")
     assert result.exit_code == 2 and "no price for model 'fake-model'" in result.output
     assert "--price IN/OUT" in result.output and llm_server.requests == []
-    for bad in ("abc", "nan/1", "-1/2", "1/inf", "0.15"):
+    for bad in ("abc", "nan/1", "-1/2", "1/inf", "0.15", "1e300/1"):
         result = run_cli(llm_server, seed_file, tmp_path / "c.jsonl", "--max-cost", "1", "--price", bad)
         assert result.exit_code == 2 and "--price" in result.output, bad
 
