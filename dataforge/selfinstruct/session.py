@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,10 @@ T = TypeVar("T")
 
 
 def resolve_price(config: ClientConfig, *, prices_path: Path | None = None, price: str | None = None) -> Price | None:
-    """``--price IN/OUT`` wins; else the model's entry in the price table (``--prices`` or the package's)."""
+    """``--price IN/OUT`` wins; else the model's entry in the price table (``--prices`` or the package's).
+    Checked before any output or cache file is opened."""
+    if config.max_cost is not None and (math.isnan(config.max_cost) or config.max_cost < 0):
+        raise ConfigError([Problem("", None, "--max-cost", f"{config.max_cost} is not a cost in USD (>= 0)")])
     if price is not None:
         return parse_price(price)
     found = price_for(load_prices(prices_path), config.model)
