@@ -96,15 +96,50 @@ def stage_order(label: str) -> tuple[int, str]:
     return (int(head) if head.isdigit() else 10**6, label)
 
 
-class Stats:
-    """Per-stage, per-source counters; merge by sum."""
+#: what a stage is, in the ``stages`` table of stats.json (the report reads it, never guesses)
+KINDS = ("reader", "stage", "filter", "barrier", "mix", "tokenizer", "tokenize", "pack", "train")
+STATS_FORMAT = 2
 
-    def __init__(self, counts: Counts | None = None) -> None:
+
+def stage_row(label: str, name: str, kind: str, folder: str, sources: list[str] | None = None) -> dict[str, Any]:
+    """One row of the ``stages`` table: the label counters are filed under, the stage's
+    registry name, its kind, the folder its side files use (rejected/<folder>/...), and
+    the sources it runs on (None: all)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown stage kind {kind!r}")
+    return {"label": label, "name": name, "kind": kind, "folder": folder, "sources": sources}
+
+
+class Stats:
+    """Per-stage, per-source counters; merge by sum. ``stages`` describes the labels.
+
+    On disk (``stats.json``): ``{"format": 2, "stages": [rows], "counts": {label:
+    {source: {key: n}}}}``; files of format 1 (the counts alone) still load."""
+
+    def __init__(self, counts: Counts | None = None, stages: list[dict[str, Any]] | None = None) -> None:
         self.counts: defaultdict[str, defaultdict[str, defaultdict[str, float]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(float))
         )
+        self.stages: list[dict[str, Any]] = list(stages or [])
         if counts:
             self.merge_dict(counts)
+
+    def order(self) -> list[str]:
+        """Labels with counters: in the stages table's order, then any others (read first)."""
+        known = [r["label"] for r in self.stages if r["label"] in self.counts]
+        rest = sorted((lab for lab in self.counts if lab not in known), key=stage_order)
+        return known + rest if known else rest
+
+    def row(self, label: str) -> dict[str, Any] | None:
+        return next((r for r in self.stages if r["label"] == label), None)
+
+    def label_of(self, kind: str) -> str | None:
+        """The (last) label of a stage of this kind, from the table."""
+        rows = [r["label"] for r in self.stages if r["kind"] == kind]
+        return rows[-1] if rows else None
+
+    def folder_label(self, folder: str) -> str | None:
+        return next((r["label"] for r in self.stages if r["folder"] == folder), None)
 
     def add(self, stage: str, source: str, key: str, n: float = 1) -> None:
         self.counts[stage][source][key] += n
@@ -117,6 +152,8 @@ class Stats:
 
     def merge(self, other: "Stats") -> None:
         self.merge_dict(other.to_dict())
+        if other.stages and not self.stages:
+            self.stages = list(other.stages)
 
     def merge_dict(self, counts: Counts) -> None:
         for stage, per_source in counts.items():
@@ -142,14 +179,28 @@ class Stats:
                 total[k] += v
         return dict(total)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"format": STATS_FORMAT, "stages": self.stages, "counts": self.to_dict()}
+
     def to_json_file(self, path: Path) -> None:
         from .io import atomic_write_text
 
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
+        atomic_write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Stats":
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        if "format" in data and "counts" in data:
+            stages = data.get("stages") or []
+            if not isinstance(stages, list) or not all(isinstance(r, dict) and "label" in r for r in stages):
+                raise ValueError("'stages' must be a list of rows with a label")
+            return cls(data["counts"], stages)
+        return cls(data)
 
     @classmethod
     def load(cls, path: Path) -> "Stats":
-        return cls(json.loads(Path(path).read_text()))
+        return cls.from_json(json.loads(Path(path).read_text()))
 
 
 def _num(v: float) -> float | int:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
-from ..stats import Stats, stage_order
+from ..stats import Stats
 from .common import EXIT_CONFIG, EXIT_NOTHING, err_console as _err, fail, out_console as _out
 from .terminal import cell
 
@@ -175,7 +175,7 @@ def print_stats(con: Console, stats: Stats) -> None:
     t = Table(title="stages")
     for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
         t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")
-    for label in sorted(stats.counts, key=stage_order):
+    for label in stats.order():
         tot = stats.totals(label)
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])

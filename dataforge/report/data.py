@@ -54,7 +54,14 @@ class RunData:
 
     @property
     def labels(self) -> list[str]:
-        return sorted(self.stats.counts, key=stage_order)
+        """Labels in pipeline order, from the stats' ``stages`` table."""
+        return self.stats.order()
+
+    def kind(self, label: str) -> str | None:
+        row = self.stats.row(label)
+        if row is not None:
+            return str(row["kind"])
+        return "reader" if label == READ else ("pack" if label == PACK else None)
 
     @property
     def sources(self) -> list[str]:
@@ -120,9 +127,11 @@ def funnel(run: RunData) -> list[FunnelRow]:
     tokenize_label = None
     for label in run.labels:
         per = run.stats.counts[label]
-        if label == PACK:
+        kind = run.kind(label)
+        if kind == "pack":
             continue
-        if any("tokens" in keys and "docs_out" not in keys for s, keys in per.items() if s != "*"):
+        if kind == "tokenize" or (kind is None and any("tokens" in keys and "docs_out" not in keys
+                                                       for s, keys in per.items() if s != "*")):
             tokenize_label = label  # the encode stage: counts tokens, passes nothing on
             continue
         applies = {s for s, keys in per.items() if s != "*" and ("docs_out" in keys or "docs_in" in keys)}
@@ -147,7 +156,7 @@ def funnel(run: RunData) -> list[FunnelRow]:
     out.append(FunnelRow(tokenize_label, {s: int(tok.get(s, {}).get("docs_in", 0)) for s in sources},
                          dict(size), {s: int(tok.get(s, {}).get("tokens", 0)) for s in sources}, True,
                          {s for s in sources if s in tok}))
-    pack = run.stats.counts.get(PACK)
+    pack = run.stats.counts.get(run.stats.label_of("pack") or PACK)
     if pack:
         def both(s: str, key: str) -> int:
             return int(pack.get(s, {}).get(f"train_{key}", 0) + pack.get(s, {}).get(f"validation_{key}", 0))
@@ -395,8 +404,9 @@ def rejected_samples(run: RunData, per_reason: int) -> dict[str, dict[str, list[
         return out
     counted = {safe_name(label): {k.split(".", 1)[1]: int(v) for k, v in run.stats.totals(label).items()
                                   if k.startswith("dropped.")} for label in run.labels}
+    order = {safe_name(label): i for i, label in enumerate(run.labels)}
     for stage_dir in sorted((p for p in root.iterdir() if p.is_dir()),
-                            key=lambda p: stage_order(p.name.replace("_", ":", 1))):
+                            key=lambda p: (order.get(p.name, len(order)), p.name)):
         by_reason: dict[str, list[dict[str, Any]]] = {}
         wanted = counted.get(stage_dir.name)
         for f in sorted(stage_dir.glob("*.jsonl")):

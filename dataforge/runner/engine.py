@@ -21,10 +21,11 @@ from ..dedup.runs import SignatureFileError
 from ..errors import Interrupted
 from ..io import atomic_write_text, remove_partial_writes
 from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
-from ..stage import ReduceContext, RunInfo, safe_name
-from ..stats import Stats
+from ..readers.base import READ_LABEL
+from ..stage import Filter, ReduceContext, RunInfo, safe_name
+from ..stats import Stats, stage_row
 from .executor import make_executor
-from .finalize import publish_shards
+from .finalize import PACK_LABEL, publish_shards
 from .plan import Plan, append_plan, make_plan, number_tasks
 from .remote import publish
 from .signals import stop_on_signals
@@ -184,9 +185,9 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
         train_summary, trained = _train(plan, on_event)
         steps += trained
 
-    stats_dict = stats.to_dict()
+    stats.stages = stage_table(plan)
     record(out, "stats.json")
-    atomic_write_text(out / "stats.json", json.dumps(stats_dict, indent=1) + "\n")
+    stats.to_json_file(out / "stats.json")
     for spec in plan.barriers:
         ctx = _reduce_ctx(spec, run, executor, plan, stats, barrier_phase.get(spec.label))
         spec.cls(spec.params).commit(ctx)
@@ -194,6 +195,27 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
                      nothing_to_do=steps == 0, train=train_summary)
+
+
+def stage_table(plan: Plan) -> list[dict[str, Any]]:
+    """What each stats label is (the ``stages`` table of stats.json), in pipeline order."""
+    rows = [stage_row(READ_LABEL, "read", "reader", READ_LABEL)]
+    extra = {b.label: b for b in plan.barriers if b.label not in {s.label for s in plan.config.stages}}
+    for spec in plan.config.stages:
+        for b in [x for x in extra.values() if x.label.startswith(f"{spec.label}.")]:
+            rows.append(stage_row(b.label, b.name, "tokenizer", safe_name(b.label)))
+        if spec.name in ("mix", "tokenize"):
+            kind = spec.name
+        elif spec.cls.barrier:
+            kind = "barrier"
+        elif issubclass(spec.cls, Filter):
+            kind = "filter"
+        else:
+            kind = "stage"
+        rows.append(stage_row(spec.label, spec.name, kind, safe_name(spec.label), spec.sources))
+    if plan.pack is not None:
+        rows.append(stage_row(PACK_LABEL, "pack", "pack", PACK_LABEL))
+    return rows
 
 
 def _number_split_files(plan: Plan, executor: Any, on_event: Event) -> None:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from dataforge.cli import main
+from tests.helpers import stats_counts
 
 
 def _warc_record(url: str, http: bytes) -> bytes:
@@ -71,7 +72,7 @@ stages:
 """)
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0, r.output
-    read = json.loads((tmp_path / "out" / "stats.json").read_text())["read"]
+    read = stats_counts(tmp_path / "out")["read"]
     names = ("gz", "warc", "enc", "pq", "jsonl", "big", "empty", "empty_text", "good")
     skipped = {s: {k: v for k, v in read.get(s, {}).items() if k.startswith("skipped.")} for s in names}
     ok = {s: read.get(s, {}).get("docs_out", 0) for s in names}

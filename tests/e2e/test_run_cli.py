@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from dataforge.cli import main
 from dataforge.tokenize.shards import manifest_shards, open_shard
+from tests.helpers import stats_counts
 
 PIPELINE = """\
 name: e2e
@@ -57,7 +58,7 @@ def test_run_writes_shards_manifest_stats_and_rerun_does_nothing(tmp_path: Path,
         assert view.tokens.shape == (entry["rows"], 128)
         total += int(view.lengths.sum())
     assert total == manifest["tokens"]["train"] + manifest["tokens"]["validation"]
-    stats = json.loads((out / "stats.json").read_text())
+    stats = stats_counts(out)
     docs_read = sum(v.get("docs_out", 0) for v in stats["read"].values())
     assert docs_read == 449 + 10 + 30  # tiny_c4 + olmo sample + one wiki article per line
     assert stats["2:tokenize" if "2:tokenize" in stats else "1:tokenize"]["c4"]["docs_in"] == 459
@@ -114,7 +115,7 @@ def test_corrupt_input_is_skipped_and_reported(tmp_path: Path, data_dir: Path) -
     p = make_pipeline(tmp_path, data_dir, c4=f"{bad}/*")
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0, r.output
-    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    stats = stats_counts(tmp_path / "out")
     c4 = stats["read"]["c4"]
     assert c4["docs_out"] >= 50  # all 50 good lines of a.jsonl, plus what came before the cut
     assert sum(v for k, v in c4.items() if k.startswith("skipped.")) == 2
@@ -161,15 +162,15 @@ def test_new_or_changed_input_is_not_mistaken_for_up_to_date(tmp_path: Path, dat
     (src / "a.jsonl").write_bytes(b"".join(lines[:100]))
     p = make_pipeline(tmp_path, data_dir, c4=f"{src}/*.jsonl")
     assert CliRunner().invoke(main, ["run", str(p)]).exit_code == 0
-    before = json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"]
+    before = stats_counts(tmp_path / "out")["read"]["c4"]["docs_out"]
     (src / "b.jsonl").write_bytes(b"".join(lines[100:150]))
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0 and "nothing to do" not in r.output
-    assert json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"] == before + 50
+    assert stats_counts(tmp_path / "out")["read"]["c4"]["docs_out"] == before + 50
     (src / "a.jsonl").write_bytes(b"".join(lines[:90]))  # changed in place
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0 and "nothing to do" not in r.output
-    assert json.loads((tmp_path / "out" / "stats.json").read_text())["read"]["c4"]["docs_out"] == before + 40
+    assert stats_counts(tmp_path / "out")["read"]["c4"]["docs_out"] == before + 40
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert sorted(i["path"] for i in manifest["inputs"] if i["source"] == "c4") == [str(src / "a.jsonl"),
                                                                                     str(src / "b.jsonl")]

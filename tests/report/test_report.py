@@ -17,6 +17,7 @@ from dataforge.report.svg import esc
 from dataforge.stats import logit_bin, logit_bin_edge, size_bin, size_bin_edge
 
 from .conftest import HOSTILE_ID, PAYLOADS
+from tests.helpers import stats_counts
 
 
 def _documents_per_source(out: Path) -> dict[str, int]:
@@ -28,7 +29,7 @@ def _documents_per_source(out: Path) -> dict[str, int]:
 
 def test_funnel_agrees_with_stats_documents_and_manifest(bundled_run: Path) -> None:
     run = D.load_run(bundled_run)
-    stats = json.loads((bundled_run / "stats.json").read_text())
+    stats = stats_counts(bundled_run)
     manifest = json.loads((bundled_run / "manifest.json").read_text())
     rows = {r.label: r for r in D.funnel(run)}
     assert list(rows)[0] == "read" and list(rows)[-1] == "mix + shards"
@@ -147,7 +148,7 @@ def test_escaping_handles_controls_and_lone_surrogates() -> None:
 def test_stats_prints_the_funnel(bundled_run: Path) -> None:
     r = CliRunner().invoke(main, ["stats", str(bundled_run)])
     assert r.exit_code == 0, r.output
-    stats = json.loads((bundled_run / "stats.json").read_text())
+    stats = stats_counts(bundled_run)
     read_total = sum(v["docs_out"] for k, v in stats["read"].items() if k != "*")
     lines = [line for line in r.output.splitlines() if line.startswith("│ read")]
     assert len(lines) == 2 and f"{read_total:,}" in lines[0]  # the funnel row, then the stage table's
@@ -281,7 +282,7 @@ stages:
     assert {s["split"] for s in manifest["shards"]} == {"validation"}  # every document held out
     page = (out / "report.html").read_text(encoding="utf-8")
     total = sum(manifest["tokens"].values())
-    truncated = json.loads((out / "stats.json").read_text())["pack"]["*"]["tokens_truncated"]
+    truncated = stats_counts(out)["pack"]["*"]["tokens_truncated"]
     assert truncated > 0 and f"<b>{compact(total)}</b><span>tokens in shards" in page
     assert f"{compact(truncated)}</b><span>tokens not in shards (truncated" in page
     assert "random validation rows" in page and "could not be built" not in page

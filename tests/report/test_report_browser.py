@@ -16,6 +16,7 @@ from dataforge.cli import main
 
 from .chromium import Chromium, find_chromium
 from .conftest import HOSTILE_ID, PAYLOADS
+from tests.helpers import stats_counts
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium, "
@@ -51,7 +52,7 @@ def test_report_renders_the_funnel_without_errors_and_runs_no_planted_script(
     assert bars > 20
     height = browser.evaluate("document.querySelector('#funnel').getBoundingClientRect().height")
     assert height > 400
-    stats = json.loads((bundled_run / "stats.json").read_text())
+    stats = stats_counts(bundled_run)
     read_total = sum(v["docs_out"] for k, v in stats["read"].items() if k != "*")
     first_row = browser.evaluate("[...document.querySelectorAll('#funnel table tbody tr')][0].innerText")
     assert first_row.startswith("read") and f"{read_total:,}" in first_row
