@@ -25,13 +25,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from . import registry
 from .errors import ConfigError, Problem
-from .io import expand_glob
+from .io import apply_storage_options, expand_glob
 from .outputs import OutputNotOwned, check_claimable
 from .pathcheck import output_problems
 from .stage import Params, safe_name
 from .yamlfile import Lines, load_yaml
 
-TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "inputs", "stages", "train")
+TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "storage_options", "inputs",
+             "stages", "train")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 
@@ -86,13 +87,14 @@ class PipelineConfig:
     stages: list[StageSpec]
     train: Any = None  # dataforge.train.config.TrainConfig when a train: section is present
     raw: dict[str, Any] = field(default_factory=dict)
+    storage_options: dict[str, dict[str, Any]] | None = None  # fsspec defaults per protocol, for every process
     publish_url: str | None = None  # output: was a URL; the run builds in `output` (local staging), then uploads
     append: bool = False  # cron mode: process only inputs not in the output's manifest; append shards
 
     def config_hash(self) -> str:
         """Hash of everything that shapes the output (not the executor, not train:)."""
         shaping = {k: v for k, v in self.raw.items()
-                   if k not in ("executor", "train", "description", "staging", "append")}
+                   if k not in ("executor", "train", "description", "staging", "append", "storage_options")}
         blob = json.dumps(shaping, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -181,6 +183,13 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
     if executor.workers is not None and executor.workers < 1:
         c.add(("executor", "workers"), f"workers must be >= 1, got {executor.workers}")
 
+    storage = raw.get("storage_options")
+    if storage is not None and (not isinstance(storage, dict) or
+                                not all(isinstance(k, str) and isinstance(v, dict) for k, v in storage.items())):
+        c.add(("storage_options",), "storage_options maps a protocol to fsspec options, e.g. "
+              "{s3: {endpoint_url: 'http://127.0.0.1:9000'}}")
+        storage = None
+    apply_storage_options(storage)  # the globs below may be URLs on that store
     inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
     stages = _stages(c, raw.get("stages"), check_files=check_files, input_names=[i.name for i in inputs])
     _check_writes(c, stages)
@@ -210,6 +219,7 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
         raise ConfigError(c.problems)
     return PipelineConfig(path=path, name=name, seed=seed, output=local_output, executor=executor,
                           inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url,
+                          storage_options=storage,
                           append=append is True)
 
 

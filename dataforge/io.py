@@ -82,6 +82,18 @@ def is_url(path: str) -> bool:
     return "://" in path
 
 
+def apply_storage_options(options: dict[str, dict[str, Any]] | None) -> None:
+    """Default fsspec options per protocol for this process (``storage_options:`` in a
+    pipeline file, e.g. ``{s3: {endpoint_url: http://127.0.0.1:9000}}`` for an
+    S3-compatible store). Set in the driver and again in every worker before a task."""
+    if not options:
+        return
+    import fsspec.config
+
+    for proto, opts in options.items():
+        fsspec.config.conf.setdefault(proto, {}).update(opts)
+
+
 def expand_glob(pattern: str) -> list[str]:
     """Sorted files matching ``pattern`` (``**`` allowed); URLs go through fsspec and come
     back as URLs. Sorting makes runs deterministic."""

@@ -71,6 +71,7 @@ class RunInfo:
     sources: list[str]  # input names in pipeline-file order = source priority
     pipeline_name: str = ""
     log_file: str | None = None  # the run's log file; worker processes append to it too
+    storage_options: dict[str, dict[str, Any]] | None = None  # fsspec defaults per protocol (object stores)
 
 
 @dataclass

@@ -143,7 +143,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     config, out = plan.config, plan.config.output
     run = RunInfo(seed=config.seed, output_dir=out, work_dir=plan.work_dir,
                   sources=[i.name for i in config.inputs], pipeline_name=config.name,
-                  log_file=str(log_file) if log_file else None)
+                  log_file=str(log_file) if log_file else None, storage_options=config.storage_options)
     inputs = {i.name: i for i in config.inputs}
     stats = Stats()
     steps = 0

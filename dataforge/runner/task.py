@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import InputSpec
 from ..document import Document
-from ..io import checksum, fetch_to, is_url
+from ..io import apply_storage_options, checksum, fetch_to, is_url
 from ..readers.base import READ_LABEL, Span
 from ..stage import RunInfo, Stage, TaskContext
 from ..stats import Stats, size_bin
@@ -47,6 +47,7 @@ class TaskJob:
 
 def run_task(job: TaskJob) -> dict[str, Any]:
     """Run one task unless its marker exists; returns its stats as a dict."""
+    apply_storage_options(job.run.storage_options)
     handler = _log_to_run_file(job.run.log_file)
     try:
         return _run_task(job)
