@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..train import eval_sets_from, load_train_config, require_torch
+from ..train import eval_sets_from, load_train_config, require_torch, run_training
 from ..train.config import DEFAULTS, MODEL_SIZES
 from ..train.events import Event, RunStarted, format_event
 from ..train.throughput import param_count
@@ -91,8 +91,6 @@ def train(shards: Path, output: Path, config_file: Path | None, resume: str, com
       dataforge train --shards out/sft --config train.yaml -o out/sft_run
     """
     require_torch()
-    from ..train import run_training
-
     overrides = {**options, "compile": compile_, "eval_text": list(eval_text) or None,
                  "eval_mc": list(eval_mc) or None}
     config = load_train_config(config_file, overrides)
@@ -140,7 +138,7 @@ def sample(run_dir: Path, prompt: str, max_tokens: int, temperature: float, top_
       dataforge sample out/run1 --prompt "Alice was beginning to" --max-tokens 50
     """
     require_torch()
-    from ..train.sample import sample_text
+    from ..train.sample import sample_text  # deferred: imports torch
 
     text = sample_text(run_dir, prompt, max_new_tokens=max_tokens, temperature=temperature,
                        top_k=top_k or None, seed=seed, device=device)
@@ -167,7 +165,7 @@ def evaluate(run_dir: Path, eval_text: tuple[str, ...], eval_mc: tuple[str, ...]
         raise click.UsageError("give at least one --eval-text or --eval-mc file")
     sets = eval_sets_from(eval_text, eval_mc)
     require_torch()
-    from ..train.evaluate import evaluate as score_run
+    from ..train.evaluate import evaluate as score_run  # deferred: imports torch
 
     metrics = score_run(run_dir, sets)
     if as_json:

@@ -9,7 +9,7 @@ per sequence), which is most of a small model's compute.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ class GPTScorer:
     """The ``evalsets.Scorer`` of a GPT and its tokenizer."""
 
     def __init__(self, model: GPT, tokenizer: Tokenizer, *, eos_id: int,
-                 autocast: contextlib.AbstractContextManager[Any] | None = None) -> None:
+                 autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext) -> None:
         self.model, self.tokenizer, self.eos_id = model, tokenizer, eos_id
         self.context = model.cfg.context
         self.device = next(model.parameters()).device
@@ -70,7 +70,7 @@ class GPTScorer:
             rows += [r] * len(positions)
             cols += list(positions)
             targets += list(s[k:])
-        with self._autocast or contextlib.nullcontext():
+        with self._autocast():  # the run's precision
             h = self.model.hidden(x.to(self.device))  # (B, width, C)
             picked = h[torch.tensor(rows), torch.tensor(cols)]  # (n, C): only the scored positions
             lp = target_logprobs(picked, self.model.head.weight, torch.tensor(targets, device=self.device))

@@ -214,7 +214,7 @@ class Trainer:
         scores: dict[str, float] = {}
         if eval_sets and self.step >= cfg.steps:
             scorer = GPTScorer(self.model, _tokenizer_for(self), eos_id=self.data.eos_id,
-                               autocast=self.precision.autocast())
+                               autocast=self.precision.autocast)
             scores = evaluate(scorer, eval_sets)
             emit(EvalSetsScored(step=self.step, metrics=scores))
         totals = timer.totals()
