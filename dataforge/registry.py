@@ -45,6 +45,7 @@ READERS: dict[str, str] = {
     "text": "dataforge.readers.text:TextReader",
     "warc": "dataforge.readers.warc:WarcReader",
     "wet": "dataforge.readers.warc:WetReader",
+    "instructions": "dataforge.readers.instructions:InstructionsReader",
 }
 
 #: stages that must come last, in this order (they run in the final phase)
