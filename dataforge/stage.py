@@ -72,6 +72,12 @@ class RunInfo:
     pipeline_name: str = ""
     log_file: str | None = None  # the run's log file; worker processes append to it too
     storage_options: dict[str, dict[str, Any]] | None = None  # fsspec defaults per protocol (object stores)
+    append: bool = False  # cron mode: this run adds to its output (and to its own dedup-index generations)
+
+    @property
+    def owner(self) -> str:
+        """Who owns what this run adds to a shared index: its output folder (absolute)."""
+        return str(Path(self.output_dir).resolve())
 
 
 @dataclass
@@ -343,9 +349,19 @@ class Barrier(Step[P]):
     def apply(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
         yield from docs
 
-    def commit(self, ctx: ReduceContext) -> None:
-        """Once, in the driver, after the whole run succeeded: persist cross-run state (e.g.
-        a dedup index) atomically. A failed run never calls it."""
+    def index_paths(self) -> list[Path]:
+        """Cross-run state folders this step reads and writes (locked for the whole run)."""
+        return []
+
+    def commit(self, ctx: ReduceContext) -> dict[str, Any] | None:
+        """Once, in the driver, after the whole run succeeded and before its manifest:
+        persist cross-run state (e.g. a dedup index generation) as *pending*, atomically.
+        Returns what the manifest records so that ``confirm`` (or the next run) can
+        confirm it; a failed run never calls it."""
+        return None
+
+    def confirm(self, ctx: ReduceContext, token: dict[str, Any]) -> None:
+        """After the manifest was written: mark what ``commit`` added as confirmed."""
 
     @staticmethod
     def barrier_dir(ctx: TaskContext | ReduceContext) -> Path:

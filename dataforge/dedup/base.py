@@ -19,6 +19,7 @@ from ..io import atomic_write_text
 from ..stage import Barrier, P, Params, Recorder, ReduceContext, TaskContext, safe_name
 from .buckets import band_edges, read_edges
 from .clusters import KeepPolicy, resolve
+from .generations import Generations
 from .index import DedupIndex
 from .runs import SignatureFileError, read_header
 from .unionfind import UnionFind
@@ -81,10 +82,13 @@ class DedupBarrier(Barrier[P]):
     def _index(self) -> DedupIndex | None:
         return DedupIndex(Path(self.p.index)) if self.p.index else None
 
+    def index_paths(self) -> list[Path]:
+        return [Path(self.p.index)] if self.p.index else []
+
     def reduce(self, ctx: ReduceContext) -> None:
         index = self._index()
         fmt = self.fmt(ctx.run.seed)
-        gens = index.generations(fmt) if index else []
+        gens = index.generations(fmt, output=ctx.run.owner, own=ctx.run.append) if index else []
         stores = [Store.open(g, None) for g in gens]
         n_index = len(stores)
         stores += [Store.open(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)]
@@ -156,10 +160,10 @@ class DedupBarrier(Barrier[P]):
         rec.close()
 
     # ---- commit: once, after the run succeeded ------------------------------------
-    def commit(self, ctx: ReduceContext) -> None:
+    def commit(self, ctx: ReduceContext) -> dict[str, Any] | None:
         index = self._index()
         if index is None:
-            return
+            return None
         pairs = list(zip(ctx.stage_dirs(), ctx.task_dirs))
         if not pairs:  # the runner's commit context may not list the tasks: reduce recorded them
             result = json.loads((self.barrier_dir(ctx) / RESULT).read_text())
@@ -172,7 +176,12 @@ class DedupBarrier(Barrier[P]):
         for s in stores:
             h.update(json.dumps([s.meta["task_id"], s.docs, [read_header(r)[1] for r in s.band_runs(0)]]).encode())
         run_key = h.hexdigest()
-        index.add_generation(stores, drops, fmt=self.fmt(ctx.run.seed), run_key=run_key, buffer=self.p.merge_buffer)
+        index.add_generation(stores, drops, fmt=self.fmt(ctx.run.seed), run_key=run_key, output=ctx.run.owner,
+                             buffer=self.p.merge_buffer)
+        return {"index": str(Path(self.p.index).resolve()), "run": run_key}
+
+    def confirm(self, ctx: ReduceContext, token: dict[str, Any]) -> None:
+        Generations(Path(token["index"])).confirm(token["run"], output=ctx.run.owner, replace_own=not ctx.run.append)
 
 
 class DedupParams(Params):

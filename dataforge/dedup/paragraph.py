@@ -37,6 +37,7 @@ from ..io import atomic_write_text
 from ..stage import Barrier, P, Params, ReduceContext, TaskContext, safe_name
 from .spans import (Bloom, DropSpill, SpanStore, SpanStoreWriter, bloom_duplicates, bloom_fp_rate, bloom_size,
                     order_stores, read_drops, sorted_duplicates, write_drops)
+from .generations import Generations
 from .spans_index import SpanIndex
 from .store import id_hash
 
@@ -103,6 +104,9 @@ class SpanDedup(Barrier[P]):
     def _index(self) -> SpanIndex | None:
         return SpanIndex(Path(self.p.index)) if self.p.index else None
 
+    def index_paths(self) -> list[Path]:
+        return [Path(self.p.index)] if self.p.index else []
+
     def reduce(self, ctx: ReduceContext) -> None:
         stores = order_stores([SpanStore(sd, td) for sd, td in zip(ctx.stage_dirs(), ctx.task_dirs)], ctx.run.sources)
         index = self._index()
@@ -113,12 +117,14 @@ class SpanDedup(Barrier[P]):
         if self.p.method == "sorted":
             for s in stores:
                 s.verify()
-            dropped = sorted_duplicates(index.runs(self.fmt()) if index else [], stores, spill,
+            earlier = index.runs(self.fmt(), output=ctx.run.owner, own=ctx.run.append) if index else []
+            dropped = sorted_duplicates(earlier, stores, spill,
                                         buffer=self.p.merge_buffer)
         else:
-            bloom = index.bloom(self.fmt()) if index else None
+            bloom = index.bloom(self.fmt(), output=ctx.run.owner, own=ctx.run.append) if index else None
             if bloom is None:
-                bloom = Bloom(*bloom_size(self.p.bloom_capacity or units, self.p.bloom_fp_rate))
+                size = index.size(self.fmt()) if index else None  # a shared index keeps its first size
+                bloom = Bloom(*(size or bloom_size(self.p.bloom_capacity or units, self.p.bloom_fp_rate)))
             dropped = bloom_duplicates(bloom, stores, spill)
             bloom.save(ctx.barrier_dir / "bloom.npy")
             fp = bloom_fp_rate(bloom.bits, bloom.hashes, units)
@@ -170,10 +176,10 @@ class SpanDedup(Barrier[P]):
         rec.close()
 
     # ---- commit -------------------------------------------------------------------------------
-    def commit(self, ctx: ReduceContext) -> None:
+    def commit(self, ctx: ReduceContext) -> dict[str, Any] | None:
         index = self._index()
         if index is None:
-            return
+            return None
         bdir = self.barrier_dir(ctx)
         result = json.loads((bdir / RESULT).read_text())
         stores = [SpanStore(Path(sd), Path(td)) for sd, td in result["stores"]]
@@ -181,13 +187,13 @@ class SpanDedup(Barrier[P]):
         for s in stores:
             h.update(json.dumps([s.meta["task_id"], s.units, s.meta["spills"]]).encode())
         run_key = h.hexdigest()
-        if self.p.method == "bloom":
-            b = result["bloom"]
-            index.save_bloom(bdir / "bloom.npy", bits=b["bits"], hashes=b["hashes"], units=result["units"],
-                             fmt=self.fmt(), run_key=run_key)
-            return
         dropped = [np.load(bdir / "_spill" / f"{safe_name(s.meta['task_id'])}.units.npy") for s in stores]
-        index.add_sorted(stores, dropped, fmt=self.fmt(), run_key=run_key)
+        bloom = (int(result["bloom"]["bits"]), int(result["bloom"]["hashes"])) if self.p.method == "bloom" else None
+        index.add(stores, dropped, fmt=self.fmt(), run_key=run_key, output=ctx.run.owner, bloom=bloom)
+        return {"index": str(Path(self.p.index).resolve()), "run": run_key}
+
+    def confirm(self, ctx: ReduceContext, token: dict[str, Any]) -> None:
+        Generations(Path(token["index"])).confirm(token["run"], output=ctx.run.owner, replace_own=not ctx.run.append)
 
 
 # ---- the two kinds of unit ---------------------------------------------------------------------

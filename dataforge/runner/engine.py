@@ -18,14 +18,16 @@ from typing import Any
 
 from ..config import PipelineConfig, StageSpec
 from ..dedup.runs import SignatureFileError
-from ..errors import Interrupted
+from ..dedup.generations import Generations, index_lock
+from ..errors import DataforgeError, Interrupted
 from ..io import atomic_write_text, remove_partial_writes
 from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
 from ..readers.base import READ_LABEL
 from ..stage import Filter, ReduceContext, RunInfo, safe_name
 from ..stats import Stats, stage_row
+from . import failpoints
 from .executor import make_executor
-from .finalize import PACK_LABEL, publish_shards
+from .finalize import PACK_LABEL, publish_shards, write_run_manifest
 from .plan import Plan, append_plan, make_plan, number_tasks
 from .remote import publish
 from .signals import stop_on_signals
@@ -60,11 +62,15 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
     t0 = time.perf_counter()
     plan = make_plan(config)
     out = config.output
-    with OutputDir(out, kind="pipeline"):
+    with OutputDir(out, kind="pipeline"), contextlib.ExitStack() as held:
+        for path in _index_paths(plan):  # every cross-run index this run reads or writes, for the whole run
+            held.enter_context(index_lock(path))
         for folder in (out, out / "shards", out / "logs"):  # what a killed run was writing when it died
             remove_partial_writes(folder)
-        if config.append and (out / "manifest.json").exists():
-            plan = append_plan(plan, json.loads((out / "manifest.json").read_text()))
+        base = _read_json(out / "manifest.json")
+        _settle_indexes(plan, base)
+        if config.append and base is not None:
+            plan = append_plan(plan, base)
             if not plan.tasks:
                 on_event("up_to_date", output=str(out))
                 return RunResult(output=out, stats=Stats(), manifest=plan.base, nothing_to_do=True,
@@ -143,7 +149,8 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     config, out = plan.config, plan.config.output
     run = RunInfo(seed=config.seed, output_dir=out, work_dir=plan.work_dir,
                   sources=[i.name for i in config.inputs], pipeline_name=config.name,
-                  log_file=str(log_file) if log_file else None, storage_options=config.storage_options)
+                  log_file=str(log_file) if log_file else None, storage_options=config.storage_options,
+                  append=config.append)
     inputs = {i.name: i for i in config.inputs}
     stats = Stats()
     steps = 0
@@ -177,24 +184,74 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
 
     manifest = None
     if plan.pack is not None:
-        manifest, published = publish_shards(plan, stats, on_event)
+        manifest, published = publish_shards(plan, stats, on_event)  # shards in place; not listed yet
         steps += published
+        _refuse_empty_output(plan, stats, manifest)
+        failpoints.reached("published")
+
+    stats.stages = stage_table(plan)
+    record(out, "stats.json")
+    stats.to_json_file(out / "stats.json")
+    # cross-run state, as one transaction with the manifest: each index generation is added
+    # pending, the manifest (the commit point) records them, then they are confirmed
+    pending: list[tuple[StageSpec, dict[str, Any]]] = []
+    for spec in plan.barriers:
+        token = spec.cls(spec.params).commit(_reduce_ctx(spec, run, executor, plan, stats, barrier_phase.get(spec.label)))
+        if token is not None:
+            pending.append((spec, token))
+    failpoints.reached("committed")
+    if manifest is not None:
+        if pending:
+            manifest["runs"][-1]["index"] = [t for _, t in pending]
+        write_run_manifest(plan, manifest)
+        failpoints.reached("manifest")
+    for spec, token in pending:
+        spec.cls(spec.params).confirm(_reduce_ctx(spec, run, executor, plan, stats, None), token)
+    failpoints.reached("confirmed")
 
     train_summary = None
     if config.train is not None and manifest is not None:
         train_summary, trained = _train(plan, on_event)
         steps += trained
-
-    stats.stages = stage_table(plan)
-    record(out, "stats.json")
-    stats.to_json_file(out / "stats.json")
-    for spec in plan.barriers:
-        ctx = _reduce_ctx(spec, run, executor, plan, stats, barrier_phase.get(spec.label))
-        spec.cls(spec.params).commit(ctx)
     _drop_heavy_intermediates(plan)
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
+    failpoints.reached("complete")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
                      nothing_to_do=steps == 0, train=train_summary)
+
+
+def _index_paths(plan: Plan) -> list[Path]:
+    paths = {p.resolve() for b in plan.barriers for p in b.cls(b.params).index_paths()}
+    return sorted(paths)
+
+
+def _settle_indexes(plan: Plan, manifest: dict[str, Any] | None) -> None:
+    """Before any work: this output's pending index generations are confirmed when its
+    manifest lists them (a run killed after writing its manifest) and dropped otherwise
+    (killed before: no manifest describes them)."""
+    listed: dict[str, set[str]] = {}
+    for run_entry in (manifest or {}).get("runs", []):
+        for token in run_entry.get("index", []):
+            listed.setdefault(str(token["index"]), set()).add(str(token["run"]))
+    owner = str(plan.config.output.resolve())
+    for path in _index_paths(plan):
+        Generations(path).settle(output=owner, confirmed_runs=listed.get(str(path), set()))
+
+
+def _refuse_empty_output(plan: Plan, stats: Stats, manifest: dict[str, Any]) -> None:
+    """A run that reads documents and writes no token is an error, naming the stage that removed everything."""
+    tokens = manifest.get("tokens", {})
+    read = stats.totals(READ_LABEL).get("docs_out", 0)
+    if read == 0 or sum(tokens.values()) > 0:
+        return
+    culprit = "the mixture and packing (too few tokens for one row of seq_len?)"
+    for spec in plan.config.stages:
+        t = stats.totals(spec.label)
+        if t.get("docs_in", 0) > 0 and t.get("docs_out", 0) == 0:
+            culprit = f"stage {spec.label} (it dropped all {int(t['docs_in']):,} documents it saw)"
+            break
+    raise DataforgeError(f"{plan.config.output}: {int(read):,} documents were read but no shard has a token: "
+                         f"removed by {culprit}; see {plan.config.output / 'stats.json'} or `dataforge stats`")
 
 
 def stage_table(plan: Plan) -> list[dict[str, Any]]:

@@ -75,16 +75,22 @@ def publish_shards(plan: Plan, stats: Stats, on_event: Callable[..., None]) -> t
     record(out, "tokenizer.json")
     with atomic_write(out / "tokenizer.json", "wb") as fh, open(_tokenizer(plan), "rb") as tok_src:
         shutil.copyfileobj(tok_src, fh)
-    manifest = _manifest(plan, spec, new, result)
+    on_event("reduce_end", title="publish shards + manifest")
+    return _manifest(plan, spec, new, result), 1
+
+
+def write_run_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
+    """The run's commit point: the manifest, atomically; then shards no manifest lists go."""
+    out = plan.config.output
+    if (plan.work_dir / PUBLISHED).exists() and (out / MANIFEST).exists():
+        return
     record(out, MANIFEST)
     write_manifest(out, manifest)
     listed = {s["path"] for s in manifest["shards"]}
     files, _ = recorded(out)
     for rel in sorted(f for f in files if f.startswith("shards/") and f.split("/", 1)[1] not in listed):
         remove_recorded(out, rel)
-    atomic_write_text(done, "published\n")
-    on_event("reduce_end", title="publish shards + manifest")
-    return manifest, 1
+    atomic_write_text(plan.work_dir / PUBLISHED, "published\n")
 
 
 def _tokenizer(plan: Plan) -> str:

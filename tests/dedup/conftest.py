@@ -46,11 +46,12 @@ class Harness:
 
     def run(self, stage_cls: type, params: dict[str, Any], tasks: list[list[Document]], *,
             name: str = "run", sources: list[str] | None = None, seed: int = 1234,
-            commit: bool = True, after_map: Callable[[list[Path]], None] | None = None) -> Run:
+            commit: bool = True, after_map: Callable[[list[Path]], None] | None = None,
+            append: bool = False) -> Run:
         out = self.root / name / "out"
         work = self.root / name / "work"
         srcs = sources or sorted({d.source for t in tasks for d in t})
-        info = RunInfo(seed=seed, output_dir=out, work_dir=work, sources=srcs)
+        info = RunInfo(seed=seed, output_dir=out, work_dir=work, sources=srcs, append=append)
         p = stage_cls.Params(**params)
         label = "1:dedup"
         stats = Stats()
@@ -73,7 +74,9 @@ class Harness:
                               task_dir=work / "phase1" / f"t{i:03d}", publish_dir=out)
             kept.append(list(stage_cls(p).apply(iter(docs), ctx)))
         if commit:
-            stage_cls(p).commit(rctx)
+            token = stage_cls(p).commit(rctx)  # pending ...
+            if token is not None:
+                stage_cls(p).confirm(rctx, token)  # ... then confirmed, as after the run's manifest
         return Run(kept, stats, out, rctx.barrier_dir, rctx.stage_dirs())
 
 

@@ -41,15 +41,23 @@ def test_index_untouched_without_commit_and_commit_is_idempotent(harness: Harnes
     p = {"index": str(tmp_path / "index")}
     harness.run(MinhashDedup, p, [_docs("a", texts)], name="failed", commit=False)
     assert not (tmp_path / "index" / "index.json").exists()
-    harness.run(MinhashDedup, p, [_docs("a", texts)], name="ok")
-    run = harness.run(MinhashDedup, p, [_docs("a", texts)], name="ok")  # same run committed again
+    first = harness.run(MinhashDedup, p, [_docs("a", texts)], name="ok")
+    # the same output computed again (not append): it replaces its own generation and never
+    # deduplicates against it (a recompute after a config change must not drop everything)
+    run = harness.run(MinhashDedup, p, [_docs("a", texts)], name="ok")
     state = json.loads((tmp_path / "index" / "index.json").read_text())
-    assert len(state["generations"]) == 1
-    assert run.kept_ids == set()  # ...though its documents are now in the index
+    assert len(state["generations"]) == 1 and state["generations"][0]["state"] == "confirmed"
+    assert run.kept_ids == first.kept_ids and len(run.kept_ids) >= 19
+    # the same output in append mode reads its own generations: nothing new survives
+    again = harness.run(MinhashDedup, p, [_docs("a", texts)], name="ok", append=True)
+    assert again.kept_ids == set()
+    # another output sharing the index deduplicates against it too
+    other = harness.run(MinhashDedup, p, [_docs("b", texts)], name="other")
+    assert other.kept_ids == set()
 
 
 def test_index_with_other_options_is_refused(harness: Harness, tmp_path: Path) -> None:
     p = {"index": str(tmp_path / "index")}
     harness.run(MinhashDedup, p, [_docs("a", c4_texts(5))], name="one")
-    with pytest.raises(ConfigError, match="index was built with"):
+    with pytest.raises(ConfigError, match="was built with"):
         harness.run(MinhashDedup, {**p, "ngram": 3}, [_docs("b", c4_texts(5))], name="two")
