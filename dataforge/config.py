@@ -26,13 +26,16 @@ from pydantic import BaseModel, Field, ValidationError
 from . import registry
 from .errors import ConfigError, Problem
 from .io import apply_storage_options, expand_glob
+from .lang.defaults import LANGUAGE_LOSS_WARNING
 from .outputs import OutputNotOwned, check_claimable
 from .pathcheck import output_problems
 from .stage import Params, safe_name
 from .yamlfile import Lines, load_yaml
 
-TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "storage_options", "inputs",
-             "stages", "train")
+TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "storage_options",
+             "language_loss_warning", "inputs", "stages", "train")
+#: keys that do not shape the output (not in the config hash: changing them recomputes nothing)
+NOT_SHAPING = ("executor", "train", "description", "staging", "append", "storage_options", "language_loss_warning")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 
@@ -88,13 +91,14 @@ class PipelineConfig:
     train: Any = None  # dataforge.train.config.TrainConfig when a train: section is present
     raw: dict[str, Any] = field(default_factory=dict)
     storage_options: dict[str, dict[str, Any]] | None = None  # fsspec defaults per protocol, for every process
+    # warn when a stage drops more than this share of a language's documents (lang/defaults.py)
+    language_loss_warning: float = 0.5
     publish_url: str | None = None  # output: was a URL; the run builds in `output` (local staging), then uploads
     append: bool = False  # cron mode: process only inputs not in the output's manifest; append shards
 
     def config_hash(self) -> str:
         """Hash of everything that shapes the output (not the executor, not train:)."""
-        shaping = {k: v for k, v in self.raw.items()
-                   if k not in ("executor", "train", "description", "staging", "append", "storage_options")}
+        shaping = {k: v for k, v in self.raw.items() if k not in NOT_SHAPING}
         blob = json.dumps(shaping, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -183,6 +187,11 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
     if executor.workers is not None and executor.workers < 1:
         c.add(("executor", "workers"), f"workers must be >= 1, got {executor.workers}")
 
+    loss = raw.get("language_loss_warning", LANGUAGE_LOSS_WARNING)
+    if isinstance(loss, bool) or not isinstance(loss, (int, float)) or not 0 < loss <= 1:
+        c.add(("language_loss_warning",), f"language_loss_warning must be a share in (0, 1], got {loss!r} "
+              f"(default {LANGUAGE_LOSS_WARNING}: warn when a stage drops more than half of a language)")
+        loss = LANGUAGE_LOSS_WARNING
     storage = raw.get("storage_options")
     if storage is not None and (not isinstance(storage, dict) or
                                 not all(isinstance(k, str) and isinstance(v, dict) for k, v in storage.items())):
@@ -219,7 +228,7 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
         raise ConfigError(c.problems)
     return PipelineConfig(path=path, name=name, seed=seed, output=local_output, executor=executor,
                           inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url,
-                          storage_options=storage,
+                          storage_options=storage, language_loss_warning=float(loss),
                           append=append is True)
 
 

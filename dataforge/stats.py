@@ -19,6 +19,28 @@ SKIPPED = "skipped."
 DOCS_IN, DOCS_OUT, BYTES_IN, BYTES_OUT, SECONDS = "docs_in", "docs_out", "bytes_in", "bytes_out", "seconds"
 #: the pseudo-source of counters that belong to no source (a stage's seconds)
 ALL = "*"
+#: per-language funnel: documents of language L (meta.lang) into and out of a stage
+LANG_IN, LANG_OUT = "lang_in.", "lang_out."
+
+
+def language_losses(counts: dict[str, dict[str, dict[str, float]]], labels: list[str], *, share: float,
+                    min_docs: int) -> list[dict[str, Any]]:
+    """Stages that dropped more than ``share`` of a language's documents (of at least
+    ``min_docs`` that reached them): [{stage, lang, docs_in, kept, dropped_share}]."""
+    out = []
+    for label in labels:
+        totals: dict[str, list[float]] = {}
+        for keys in counts.get(label, {}).values():
+            for k, v in keys.items():
+                if k.startswith(LANG_IN):
+                    totals.setdefault(k[len(LANG_IN):], [0.0, 0.0])[0] += v
+                elif k.startswith(LANG_OUT):
+                    totals.setdefault(k[len(LANG_OUT):], [0.0, 0.0])[1] += v
+        for lang, (n_in, n_out) in sorted(totals.items()):
+            if n_in >= min_docs and 1 - n_out / n_in > share:
+                out.append({"stage": label, "lang": lang, "docs_in": int(n_in), "kept": int(n_out),
+                            "dropped_share": round(1 - n_out / n_in, 4)})
+    return out
 
 
 def dropped_key(reason: str) -> str:
@@ -121,6 +143,7 @@ class Stats:
             lambda: defaultdict(lambda: defaultdict(float))
         )
         self.stages: list[dict[str, Any]] = list(stages or [])
+        self.notes: dict[str, Any] = {}  # run-level findings written beside the counts (language_losses)
         if counts:
             self.merge_dict(counts)
 
@@ -180,7 +203,7 @@ class Stats:
         return dict(total)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": STATS_FORMAT, "stages": self.stages, "counts": self.to_dict()}
+        return {"format": STATS_FORMAT, "stages": self.stages, **self.notes, "counts": self.to_dict()}
 
     def to_json_file(self, path: Path) -> None:
         from .io import atomic_write_text
@@ -195,7 +218,9 @@ class Stats:
             stages = data.get("stages") or []
             if not isinstance(stages, list) or not all(isinstance(r, dict) and "label" in r for r in stages):
                 raise ValueError("'stages' must be a list of rows with a label")
-            return cls(data["counts"], stages)
+            out = cls(data["counts"], stages)
+            out.notes = {k: v for k, v in data.items() if k not in ("format", "stages", "counts")}
+            return out
         return cls(data)
 
     @classmethod

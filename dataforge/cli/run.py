@@ -93,6 +93,8 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
                   f"{toks.get('validation', 0):,} validation tokens) to {result.output / m['shard_dir']}", markup=False)
         for w in m.get("warnings", []):
             out.print(f"[yellow]warning:[/] {cell(w)}")
+    for w in result.warnings:
+        out.print(f"[yellow]warning:[/] {cell(w)}")
     if result.train:
         t = result.train
         out.print(f"trained {t.get('steps')} steps: train loss {t.get('train_loss', float('nan')):.3f}, "

@@ -24,7 +24,8 @@ from ..io import atomic_write_text, remove_partial_writes
 from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
 from ..readers.base import READ_LABEL
 from ..stage import Filter, ReduceContext, RunInfo, safe_name
-from ..stats import Stats, stage_row
+from ..lang.defaults import LANGUAGE_LOSS_MIN_DOCS
+from ..stats import Stats, language_losses, stage_row
 from . import failpoints
 from .executor import make_executor
 from .finalize import PACK_LABEL, publish_shards, write_run_manifest
@@ -112,7 +113,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                 atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
                 on_event("reduce_end", title=f"publish to {config.publish_url}")
             run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": result.steps_run,
-                             "warnings": (result.manifest or {}).get("warnings", []),
+                             "warnings": result.warnings + (result.manifest or {}).get("warnings", []),
                              "tokens": (result.manifest or {}).get("tokens"), "train": result.train,
                              "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "config_hash": plan.config_hash,
                              "pipeline": config.raw})
@@ -190,6 +191,14 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
         failpoints.reached("published")
 
     stats.stages = stage_table(plan)
+    losses = language_losses(stats.to_dict(), [s.label for s in config.stages], share=config.language_loss_warning,
+                             min_docs=LANGUAGE_LOSS_MIN_DOCS)
+    stats.notes["language_losses"] = losses
+    warnings = [f"{x['stage']} dropped {x['dropped_share']:.0%} of the '{x['lang']}' documents that reached it "
+                f"({x['docs_in'] - x['kept']:,} of {x['docs_in']:,}): are its thresholds right for this language? "
+                "(per_language: options, or language_loss_warning to change this warning)" for x in losses]
+    for w in warnings:
+        log.warning("%s", w)
     record(out, "stats.json")
     stats.to_json_file(out / "stats.json")
     # cross-run state, as one transaction with the manifest: each index generation is added
@@ -217,7 +226,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
     atomic_write_text(plan.work_dir / COMPLETE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     failpoints.reached("complete")
     return RunResult(output=out, stats=stats, manifest=manifest, steps_run=steps, seconds=time.perf_counter() - t0,
-                     nothing_to_do=steps == 0, train=train_summary)
+                     nothing_to_do=steps == 0, train=train_summary, warnings=warnings)
 
 
 def _index_paths(plan: Plan) -> list[Path]:

@@ -22,7 +22,7 @@ from ..document import Document
 from ..io import apply_storage_options, checksum, fetch_to, is_url
 from ..readers.base import READ_LABEL, Span
 from ..stage import RunInfo, Stage, TaskContext
-from ..stats import Stats, size_bin
+from ..stats import LANG_IN, LANG_OUT, Stats, size_bin
 from .docstore import read_docs, write_docs
 from .plan import Phase, TaskSpec
 from .state import commit_dir, fresh_tmp_dir, is_done
@@ -177,6 +177,9 @@ def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str,
                 c = counts[doc.source]
                 c["docs_in"] += 1
                 c["bytes_in"] += len(doc.text.encode("utf-8", "surrogatepass"))
+                lang = doc.meta.get("lang")
+                if isinstance(lang, str):  # per-language funnel (set by langid): no silent language loss
+                    c[f"{LANG_IN}{lang}"] += 1
             yield doc
 
     out = iter(fn(pulled()))
@@ -196,6 +199,9 @@ def _instrument(fn: Any, upstream: Iterable[Document], stats: Stats, label: str,
                 c["docs_out"] += 1
                 c["bytes_out"] += size
                 c[f"hist.bytes.{size_bin(size)}"] += 1  # the length histogram of `dataforge report`
+                lang = doc.meta.get("lang")
+                if isinstance(lang, str) and count_in:
+                    c[f"{LANG_OUT}{lang}"] += 1
             yield doc
     finally:
         for source, keys in counts.items():
