@@ -41,7 +41,7 @@ tree, url, conc, n, transport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(
 sys.path.insert(0, tree)
 from dataforge.selfinstruct.cache import RequestCache
 from dataforge.selfinstruct.client import ClientConfig, LLMClient
-from dataforge.selfinstruct.generate import ALPACA_SAMPLING
+from dataforge.selfinstruct.state import ALPACA_SAMPLING
 from dataforge.selfinstruct.prompts import alpaca_prompt, load_template, request_rng, sample_alpaca_examples
 from dataforge.selfinstruct.records import load_seed_tasks
 seeds = load_seed_tasks(Path(sys.argv[6]))

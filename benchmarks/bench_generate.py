@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_client_server import start_server_process  # noqa: E402
 from bench_novelty import write_section  # noqa: E402
 from dataforge.selfinstruct.client import ClientConfig  # noqa: E402
-from dataforge.selfinstruct.generate import (ALPACA_SAMPLING, GenerateSettings,  # noqa: E402
-                                             run_generation)
+from dataforge.selfinstruct.generate import run_generation  # noqa: E402
+from dataforge.selfinstruct.state import ALPACA_SAMPLING, GenerateSettings  # noqa: E402
 from dataforge.selfinstruct.prompts import (alpaca_prompt, load_template, request_rng,  # noqa: E402
                                             sample_alpaca_examples)
 from dataforge.selfinstruct.records import load_seed_tasks  # noqa: E402

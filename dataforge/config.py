@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import xxhash
 from pydantic import BaseModel, Field, ValidationError
 
 from . import registry
@@ -213,8 +214,6 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
     publish_url = None
     local_output = Path(str(output))
     if isinstance(output, str) and "://" in output:
-        from .runner.remote import staging_dir
-
         publish_url = output
         local_output = staging_dir(output, name, staging)
     append = raw.get("append", False)
@@ -230,6 +229,13 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
                           inputs=inputs, stages=stages, train=train, raw=raw, publish_url=publish_url,
                           storage_options=storage, language_loss_warning=float(loss),
                           append=append is True)
+
+
+def staging_dir(url: str, name: str, staging: str | None) -> Path:
+    if staging:
+        return Path(staging)
+    key = xxhash.xxh64(url.encode()).hexdigest()[:12]
+    return Path.home() / ".cache" / "dataforge" / "staging" / f"{name}-{key}"
 
 
 def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:

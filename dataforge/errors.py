@@ -50,6 +50,16 @@ class InputError(DataforgeError):
         super().__init__(f"{loc}: skipped: {reason}")
 
 
+class TaskOutputError(DataforgeError):
+    """A finished task's side file is damaged: the runner redoes ``task_dirs`` (the tasks
+    that wrote them), then the step that read them. Empty ``task_dirs``: the damage is in
+    cross-run state (an index) and the run stops with the message."""
+
+    @property
+    def task_dirs(self) -> list[str]:
+        return []
+
+
 class LockedError(DataforgeError):
     """Another run holds the output directory. Fatal for this run only."""
 

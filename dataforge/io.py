@@ -66,17 +66,6 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
-def open_text_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:
-    """Yield raw lines (bytes, with newline) of a possibly compressed file, streaming.
-
-    Every whole line before damage is yielded, then ``readers.lines.TruncatedInput`` is
-    raised for a truncated or corrupt .gz/.zst (see that module for why not gzip.open).
-    """
-    from .readers.lines import iter_lines
-
-    yield from iter_lines(str(path))
-
-
 def is_url(path: str) -> bool:
     """An fsspec URL (s3://, gs://, file://, memory://, ...) rather than a local path."""
     return "://" in path

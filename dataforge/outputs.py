@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LockedError, OutputError
+from .io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +129,6 @@ class OutputDir:
         fh.flush()
         self._fh = fh
         if output_kind(self.path) is None:
-            from .io import atomic_write_text
-
             atomic_write_text(self.path / MARKER, json.dumps(
                 {"kind": self.kind, "made_by": "dataforge", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
                 indent=1) + "\n")
@@ -200,8 +199,6 @@ def compact_ledger(root: str | os.PathLike[str]) -> None:
     files, folders = recorded(root)
     if not files and not folders:
         return
-    from .io import atomic_write_text
-
     keep = sorted(f for f in files if (root / f).exists()) + sorted(set(f for f in folders if (root / f).exists()))
     atomic_write_text(root / LEDGER, "".join(k + "\n" for k in keep))
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .document import Document
 from . import stats as keys
+from .io import atomic_write_text
 from .stats import Stats
 
 
@@ -142,8 +143,6 @@ class ReduceContext:
         def finished(k: int, result: Any) -> None:
             i = todo[k]
             results[i] = result
-            from .io import atomic_write_text
-
             atomic_write_text(folder / f"{i:06d}.json", json.dumps(result, sort_keys=True))
             if on_done is not None:
                 on_done(i, result)

@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .io import atomic_write_text
+
 # stats[stage_label][source][key] -> number. Keys: docs_in, docs_out, bytes_in, bytes_out,
 # seconds, dropped.<reason>, skipped.<reason>, hist.<name>.<bin> (a histogram: bins are
 # counters too, so they merge by sum like the rest), or any counter a stage defines.
@@ -206,8 +208,6 @@ class Stats:
         return {"format": STATS_FORMAT, "stages": self.stages, **self.notes, "counts": self.to_dict()}
 
     def to_json_file(self, path: Path) -> None:
-        from .io import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_json(), indent=1) + "\n")
 
     @classmethod

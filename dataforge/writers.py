@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 import zstandard
 
 from .document import Document
-from .runner.docstore import DocWriter
+from .docstore import DocWriter
 from .stage import Params, Stage, safe_name
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from ..selfinstruct.client import ClientConfig
-from ..selfinstruct.generate import DEFAULT_SEED, METHODS, GenerateSettings, run_generation
+from ..selfinstruct.generate import run_generation
+from ..selfinstruct.state import DEFAULT_SEED, METHODS, GenerateSettings
 from ..selfinstruct.response import MAX_RESPONSE_BYTES
 from ..selfinstruct.rouge import ROUGE_THRESHOLD
 from ..selfinstruct.sft import ROWS_PER_SHARD, SEQ_LEN, SftSettings

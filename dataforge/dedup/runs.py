@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from ..errors import DataforgeError
+from ..errors import TaskOutputError
 from ..io import atomic_write
 
 MAGIC = b"DFDEDUP1"
@@ -28,7 +28,7 @@ _VERIFY_CHUNK = 1 << 22
 _MIN_CHUNK = 1024
 
 
-class SignatureFileError(DataforgeError):
+class SignatureFileError(TaskOutputError):
     """A dedup side file is corrupt or truncated. Redo the task that wrote it, then the reduce.
 
     ``path`` is the bad file; ``task_dir`` the task folder that holds it (None for the index).

@@ -23,7 +23,8 @@ import numpy as np
 import xxhash
 
 from ..errors import ConfigError, DataforgeError, InputError
-from ..io import open_text_lines, temp_path_for
+from ..io import temp_path_for
+from ..readers.lines import iter_lines
 from .fasttext_model import fasttext_module, load_model, one_line
 from .quality import score_batch
 
@@ -79,7 +80,7 @@ def iter_texts(path: str, *, text_key: str = "text", chunk_chars: int = 2000) ->
 
 
 def _jsonl_texts(path: str, text_key: str) -> Iterator[str]:
-    for lineno, raw in enumerate(open_text_lines(path), 1):
+    for lineno, raw in enumerate(iter_lines(str(path)), 1):
         if not raw.strip():
             continue
         try:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PipelineConfig, StageSpec
-from ..dedup.runs import SignatureFileError
 from ..dedup.generations import Generations, index_lock
-from ..errors import DataforgeError, Interrupted
+from ..errors import DataforgeError, Interrupted, TaskOutputError
 from ..io import atomic_write_text, remove_partial_writes
 from ..outputs import OutputDir, compact_ledger, record, recorded, remove_recorded
 from ..readers.base import READ_LABEL
@@ -168,7 +167,7 @@ def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Pat
         if phase.exit is not None:
             try:
                 steps += _reduce(phase.exit, run, executor, plan, phase_dir, stats, on_event)
-            except SignatureFileError as exc:
+            except TaskOutputError as exc:
                 if not exc.task_dirs:
                     raise  # the damage is in cross-run state (the index): fatal, the message says how to fix
                 # a task's side file is corrupt: redo those tasks, then the reduce (once)

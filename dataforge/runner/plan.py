@@ -17,7 +17,7 @@ import xxhash
 
 from ..config import PipelineConfig, StageSpec
 from ..errors import ConfigError
-from ..io import file_version, is_url
+from ..io import checksum, file_version, is_url
 from ..mix import MixParams
 from ..readers.base import WHOLE, Span
 from ..registry import TERMINAL
@@ -189,8 +189,6 @@ def append_plan(plan: Plan, base: dict) -> Plan:
     A file is seen when the manifest lists the same path and size, and the same version
     token (mtime/etag) or, failing that, the same content checksum.
     """
-    from ..io import checksum
-
     if base.get("config_hash") != plan.config_hash:
         raise ConfigError(f"{plan.config.output}: made by another pipeline configuration "
                           f"({base.get('config_hash')}, this one is {plan.config_hash}); appending would mix "

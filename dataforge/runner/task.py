@@ -23,7 +23,7 @@ from ..io import apply_storage_options, checksum, fetch_to, is_url
 from ..readers.base import READ_LABEL, Span
 from ..stage import RunInfo, Stage, TaskContext
 from ..stats import LANG_IN, LANG_OUT, Stats, size_bin
-from .docstore import read_docs, write_docs
+from ..docstore import read_docs, write_docs
 from .plan import Phase, TaskSpec
 from .state import commit_dir, fresh_tmp_dir, is_done
 

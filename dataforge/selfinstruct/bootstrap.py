@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .client import BudgetReached, Completion
-from .generate import RunState
+from .state import RunState
 from .parse import is_classification, parse_bootstrap, parse_instances
 from .pipeline import run_ordered
 from .prompts import (Template, bootstrap_prompt, clf_prompt, instance_prompt, load_template, request_rng,

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import ConfigError, Problem
 from .client import ClientConfig
 from .evol_rules import answer_reason, evolution_reason, judged_equal
-from .generate import RunState
+from .state import RunState
 from .harness import run_method
 from .pipeline import run_ordered
 from .prompts import Template, load_template, request_rng

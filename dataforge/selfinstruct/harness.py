@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ClientConfig, LLMClient
-from .generate import GenerateSettings, RunState
+from .state import GenerateSettings, RunState
 from .novelty import NoveltyIndex
 from .records import OutputWriter
 from .rouge import ROUGE_THRESHOLD

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import ConfigError, Problem
 from .client import ClientConfig, Completion
-from .generate import RunState
+from .state import RunState
 from .harness import run_method
 from .pipeline import run_ordered
 from .prompts import load_template

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..document import Document
+from .document import Document
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.large_string()), ("source", pa.string()),
                     ("meta", pa.large_string())])
