@@ -245,6 +245,7 @@ def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:
     if not isinstance(raw, dict) or not raw:
         c.add(("inputs",), "inputs must be a non-empty mapping: name -> {reader: ..., paths: ...}")
         return out
+    readers = registry.table("readers")
     for name, spec in raw.items():
         key = ("inputs", name)
         if safe_name(str(name)) != str(name):
@@ -254,13 +255,13 @@ def _inputs(c: _Collector, raw: Any, *, check_files: bool) -> list[InputSpec]:
             continue
         reader = spec.get("reader")
         if reader is None:
-            c.add(key, f"missing 'reader' (one of: {', '.join(registry.READERS)})")
+            c.add(key, f"missing 'reader' (one of: {', '.join(readers)})")
             continue
-        if reader not in registry.READERS:
-            c.add(key + ("reader",), f"unknown reader '{reader}'{_suggest(str(reader), tuple(registry.READERS))}")
+        if reader not in readers:
+            c.add(key + ("reader",), f"unknown reader '{reader}'{_suggest(str(reader), tuple(readers))}")
             continue
         try:
-            cls = registry.resolve(registry.READERS, reader)
+            cls = registry.resolve(readers, reader)
         except (ImportError, AttributeError) as exc:
             c.add(key + ("reader",), f"reader '{reader}' is not available in this install ({exc})")
             continue
@@ -299,6 +300,7 @@ def _stages(c: _Collector, raw: Any, *, check_files: bool, input_names: list[str
     if not isinstance(raw, list):
         c.add(("stages",), "stages must be a list of '- name: {options}' items")
         return out
+    stages = registry.table("stages")
     for i, item in enumerate(raw):
         if isinstance(item, str):
             item = {item: {}}
@@ -307,11 +309,11 @@ def _stages(c: _Collector, raw: Any, *, check_files: bool, input_names: list[str
             continue
         (name, opts), = item.items()
         key: tuple[str | int, ...] = ("stages", i, name)
-        if name not in registry.STAGES:
-            c.add(key, f"unknown stage '{name}'{_suggest(str(name), tuple(registry.STAGES))}")
+        if name not in stages:
+            c.add(key, f"unknown stage '{name}'{_suggest(str(name), tuple(stages))}")
             continue
         try:
-            cls = registry.resolve(registry.STAGES, name)
+            cls = registry.resolve(stages, name)
         except (ImportError, AttributeError) as exc:
             c.add(key, f"stage '{name}' is not available in this install ({exc})")
             continue

@@ -2,13 +2,26 @@
 
 Entries are ``"module:Class"`` strings resolved on first use, so optional parts (the
 quality classifier, Ray) cost nothing until a pipeline names them. Names come only
-from these dicts: a pipeline file can never import code by name.
+from these dicts and from installed plugins: a pipeline file can never import code by
+name.
+
+**Plugins.** A package adds stages and readers with Python entry points in the groups
+``dataforge.stages`` and ``dataforge.readers`` (``name = "module:Class"``, e.g. in its
+pyproject.toml: ``[project.entry-points."dataforge.stages"] my_filter =
+"my_pkg.filters:MyFilter"``). Once the package is installed, a pipeline file names
+``my_filter`` like a built-in; its Params model is validated like a built-in's, and
+``dataforge stages`` lists it with its package. A plugin cannot replace a built-in name
+(it is ignored, with a warning naming both).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+from importlib import metadata
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 STAGES: dict[str, str] = {
     # text-changing stages
@@ -50,6 +63,34 @@ READERS: dict[str, str] = {
 
 #: stages that must come last, in this order (they run in the final phase)
 TERMINAL = ("mix", "tokenize")
+
+
+GROUPS = {"stages": "dataforge.stages", "readers": "dataforge.readers"}
+
+
+def plugins(kind: str) -> dict[str, tuple[str, str]]:
+    """Installed plugins of ``kind`` ("stages" or "readers"): name -> (target, package)."""
+    out: dict[str, tuple[str, str]] = {}
+    builtin = STAGES if kind == "stages" else READERS
+    for ep in metadata.entry_points(group=GROUPS[kind]):
+        package = ep.dist.name if ep.dist is not None else "?"
+        if ep.name in builtin:
+            log.warning("plugin %s %s '%s' has the name of a built-in one and is ignored", package, kind[:-1], ep.name)
+            continue
+        out.setdefault(ep.name, (ep.value, package))
+    return out
+
+
+def table(kind: str) -> dict[str, str]:
+    """Every name a pipeline file may use for ``kind``: built-ins first, then plugins."""
+    builtin = STAGES if kind == "stages" else READERS
+    return {**builtin, **{name: target for name, (target, _) in plugins(kind).items()}}
+
+
+def origin(kind: str, name: str) -> str:
+    """The package that provides ``name``: "dataforge" for built-ins."""
+    builtin = STAGES if kind == "stages" else READERS
+    return "dataforge" if name in builtin else plugins(kind).get(name, ("", "?"))[1]
 
 
 def resolve(table: dict[str, str], name: str) -> Any:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .. import registry
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
 from ..stats import Stats
@@ -122,27 +123,28 @@ def _write_report(output: Path, con: Console) -> bool:
 
 @click.command()
 def stages() -> None:
-    """List the stages and readers a pipeline file can name, with their options.
+    """List the stages and readers a pipeline file can name (built-in and from installed
+    plugins), with the package that provides each and its options.
 
     \b
     Example:
       dataforge stages
     """
-    from .. import registry
-
     out = _out()
-    for title, table in (("readers", registry.READERS), ("stages", registry.STAGES)):
-        t = Table(title=title, show_lines=False)
+    for kind in ("readers", "stages"):
+        table = registry.table(kind)
+        t = Table(title=kind, show_lines=False)
         t.add_column("name")
+        t.add_column("package")
         t.add_column("options (default)")
         for name in table:
             try:
                 cls = registry.resolve(table, name)
             except (ImportError, AttributeError) as exc:
-                t.add_row(name, f"[dim]not available: {exc}[/]")
+                t.add_row(cell(name), cell(registry.origin(kind, name)), f"[dim]not available: {cell(exc)}[/]")
                 continue
             opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Params.model_fields.items())
-            t.add_row(name, opts or "-")
+            t.add_row(cell(name), cell(registry.origin(kind, name)), cell(opts) or "-")
         out.print(t)
 
 
