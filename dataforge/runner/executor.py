@@ -7,6 +7,7 @@ order, so the output never depends on which worker finished first.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -15,8 +16,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from concurrent.futures import Future, ProcessPoolExecutor, wait, FIRST_COMPLETED
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from ..config import ExecutorConfig
@@ -27,8 +30,81 @@ log = logging.getLogger(__name__)
 Callback = Callable[[int, Any], None]
 
 
+#: where an executor writes its profile (every map call: tasks, wall seconds, each task's
+#: seconds in its worker) when it closes; read by benchmarks/bench_scale.py
+PROFILE_ENV = "DATAFORGE_EXECUTOR_PROFILE"
+
+
 class TaskFailed(DataforgeError):
     """A task kept failing (its worker died) after every retry."""
+
+
+def worker_env() -> None:
+    """Per-process defaults of every worker, local or Ray: one tokenizer thread pool per
+    process (the processes are the parallelism; set before the first encode)."""
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[float, Any]:
+    """``fn(*args)`` and the seconds it took, measured where it ran (in the worker)."""
+    t0 = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t0, result
+
+
+@dataclass
+class MapCall:
+    fn: str
+    wall: float  # seconds the driver spent inside this map call
+    task_seconds: list[float]  # each task's own seconds in its worker, in argument order
+    batches: int = 0  # Ray: remote calls made (several small tasks per call)
+
+
+@dataclass
+class ExecutorProfile:
+    """Where an executor's time went: per map call, the driver's wall time inside it and
+    each task's seconds in its worker; the driver's CPU seconds from start to close.
+
+    The serial share of a run is its wall time outside every map call; the task seconds
+    give the parallel work, so a benchmark can extrapolate to more workers (Amdahl, with
+    each call's longest task as its floor)."""
+
+    kind: str
+    workers: int
+    calls: list[MapCall] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)
+    reported: bool = False
+
+    def add(self, fn: Callable[..., Any], wall: float, task_seconds: list[float], *, batches: int = 0) -> None:
+        self.calls.append(MapCall(fn=getattr(fn, "__qualname__", repr(fn)), wall=wall,
+                                  task_seconds=[round(t, 6) for t in task_seconds], batches=batches))
+
+    def summary(self) -> dict[str, Any]:
+        in_map = sum(c.wall for c in self.calls)
+        return {"kind": self.kind, "workers": self.workers, "map_calls": len(self.calls),
+                "tasks": sum(len(c.task_seconds) for c in self.calls),
+                "batches": sum(c.batches for c in self.calls),
+                "wall": round(time.perf_counter() - self.started, 3), "wall_in_map": round(in_map, 3),
+                "task_seconds": round(sum(sum(c.task_seconds) for c in self.calls), 3),
+                "driver_cpu": round(time.process_time() - self.cpu_started, 3)}
+
+    def close(self) -> None:
+        """Log the summary; write the whole profile where ``$DATAFORGE_EXECUTOR_PROFILE`` says (once)."""
+        if self.reported:
+            return
+        self.reported = True
+        summary = self.summary()
+        log.info("executor %(kind)s x%(workers)d: %(tasks)d tasks in %(map_calls)d map calls, %(wall_in_map).1f s "
+                 "of %(wall).1f s inside them, %(task_seconds).1f s of task work, driver CPU %(driver_cpu).1f s",
+                 summary)
+        path = os.environ.get(PROFILE_ENV)
+        if path:
+            from ..io import atomic_write_text
+
+            data = {**summary, "calls": [vars(c) for c in self.calls]}
+            atomic_write_text(Path(path), json.dumps(data) + "\n")
 
 
 def _watch_driver(pid: int) -> None:
@@ -67,9 +143,7 @@ def _worker_init(level: int, driver_pid: int | None = None) -> None:
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
-    # one tokenizer thread pool per process: the processes are the parallelism
-    os.environ.setdefault("RAYON_NUM_THREADS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    worker_env()
 
 
 class LocalExecutor:
@@ -83,6 +157,7 @@ class LocalExecutor:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.max_retries = max_retries
         self._pool: ProcessPoolExecutor | None = None
+        self.profile = ExecutorProfile(kind="local", workers=self.workers)
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -93,10 +168,19 @@ class LocalExecutor:
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callback | None = None) -> list[Any]:
+        t0 = time.perf_counter()
+        seconds = [0.0] * len(args)
+        try:
+            return self._map(fn, args, on_done, seconds)
+        finally:
+            self.profile.add(fn, time.perf_counter() - t0, seconds)
+
+    def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], on_done: Callback | None,
+             seconds: list[float]) -> list[Any]:
         results: list[Any] = [None] * len(args)
         if self.workers == 1 or len(args) <= 1:
             for i, a in enumerate(args):
-                results[i] = fn(*a)
+                seconds[i], results[i] = timed_call(fn, a)
                 if on_done:
                     on_done(i, results[i])
             return results
@@ -104,7 +188,7 @@ class LocalExecutor:
         attempts = dict.fromkeys(todo, 0)
         while todo:
             pool = self._get_pool()
-            futures: dict[Future[Any], int] = {pool.submit(fn, *args[i]): i for i in todo}
+            futures: dict[Future[Any], int] = {pool.submit(timed_call, fn, args[i]): i for i in todo}
             todo, suspects = [], []
             pending = set(futures)
             while pending:
@@ -112,7 +196,7 @@ class LocalExecutor:
                 for fut in done:
                     i = futures[fut]
                     try:
-                        results[i] = fut.result()
+                        seconds[i], results[i] = fut.result()
                     except BrokenProcessPool:
                         # every task in flight sees the break, not only the one that caused it
                         attempts[i] += 1
@@ -123,9 +207,9 @@ class LocalExecutor:
             if todo or suspects:
                 log.warning("a worker process died; retrying %d unfinished task(s) in a new pool",
                             len(todo) + len(suspects))
-                self.close()
+                self._shutdown()
             for i in sorted(suspects):  # alone in a process of its own: a death now is its own
-                results[i] = self._isolated(fn, args[i], i)
+                seconds[i], results[i] = self._isolated(fn, args[i], i)
                 if on_done:
                     on_done(i, results[i])
             todo.sort()
@@ -138,7 +222,7 @@ class LocalExecutor:
             with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
                                      initargs=(logging.getLogger().level, os.getpid())) as pool:
                 try:
-                    return pool.submit(fn, *a).result()
+                    return pool.submit(timed_call, fn, a).result()
                 except BrokenProcessPool:
                     log.warning("task %d: its worker process died while running alone", i)
         raise TaskFailed(f"task {i}: its worker process died {self.max_retries + 1} times running alone "
@@ -147,6 +231,10 @@ class LocalExecutor:
     def close(self, *, abort: bool = False) -> None:
         """Shut the pool down; with ``abort`` (an interrupted run) stop the workers now
         instead of waiting for their tasks (an unfinished task is never marked done)."""
+        self.profile.close()
+        self._shutdown(abort=abort)
+
+    def _shutdown(self, *, abort: bool = False) -> None:
         if self._pool is None:
             return
         if abort:

@@ -1,26 +1,81 @@
 """The Ray executor: the same tasks and barriers as the local one, as Ray tasks.
 
-Tasks are the same top-level functions the local executor runs; each is submitted with
-the CPUs and memory the pipeline file declares, retried by Ray a bounded number of
-times when its worker dies, and results come back in argument order, so the output is
-byte-identical to a local run. Task outputs go to the output directory, which every
-node must see at the same path (a shared file system).
+Tasks are the same top-level functions the local executor runs. What keeps Ray at the
+local executor's speed:
+
+- **Reused, warm workers.** Ray reuses a worker process for every task of the run (no
+  ``max_calls``), so imports, fastText models (``load_model`` caches per process) and
+  the word-split tables are paid once per worker, not per task. Right after connecting,
+  one warm-up call per CPU of the cluster (spread over the nodes) sets the worker
+  defaults and imports every stage and reader module while the driver is still planning.
+- **Small tasks batched.** Tasks go out through a window of a few calls per CPU; each
+  call runs a batch of tasks, sized from the task seconds measured so far so that a
+  call lasts about ``BATCH_SECONDS`` (Ray's per-call cost, ~2 ms, then stays under 1%),
+  and never so big that the tail of a phase leaves CPUs idle. Results stay per task:
+  each task commits its own marker, so a batch that dies is retried whole and the
+  tasks it had committed return their stats from disk.
+
+Each call is submitted with the CPUs and memory the pipeline file declares, retried by
+Ray a bounded number of times when its worker dies, and results come back in argument
+order, so the output is byte-identical to a local run. Task outputs go to the output
+(or staging) directory, which every node must see at the same path.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataforgeError
+from .executor import ExecutorProfile, TaskFailed, timed_call, worker_env
 
 log = logging.getLogger(__name__)
+
+#: target seconds of one remote call: Ray's per-call overhead measured at ~1.7 ms here
+#: (benchmarks/results/scale.md, per-task overhead) is then under 1% of it (our choice)
+BATCH_SECONDS = 0.25
+#: at most this many tasks in one remote call (bounds what one retry redoes)
+MAX_BATCH = 256
+#: remote calls in flight per CPU: one running, one queued, so no CPU waits on the driver
+CALLS_PER_CPU = 2
+
+
+def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[float, Any]]:
+    """In a Ray worker: ``fn(*args)`` for each args of the batch, with its seconds."""
+    worker_env()
+    return [timed_call(fn, a) for a in batch]
+
+
+def warm_worker() -> int:
+    """In a Ray worker: set the worker defaults and import every stage and reader module
+    (the first task then starts warm). Returns the pid, for tests."""
+    import os
+
+    worker_env()
+    from .. import registry
+    from . import task  # noqa: F401  (the task runner and what it imports)
+
+    for table in (registry.STAGES, registry.READERS):
+        registry.available(table)
+    return os.getpid()
+
+
+def batch_size(*, per_task: float | None, remaining: int, cpus: int) -> int:
+    """Tasks in the next remote call: 1 until a task was timed, then enough for about
+    ``BATCH_SECONDS``, capped so the remaining tasks still spread over every CPU."""
+    if per_task is None or remaining <= 0:
+        return 1
+    want = BATCH_SECONDS / max(per_task, 1e-6)
+    spread = remaining / (CALLS_PER_CPU * max(1, cpus))
+    return max(1, min(MAX_BATCH, int(want), math.ceil(spread)))
 
 
 class RayExecutor:
     def __init__(self, *, address: str | None, max_retries: int = 2, cpus_per_task: float = 1.0,
-                 memory_per_task: int | None = None, num_cpus: int | None = None) -> None:
+                 memory_per_task: int | None = None, num_cpus: int | None = None, warm: bool = True) -> None:
         try:
             import ray
         except ImportError:
@@ -42,48 +97,90 @@ class RayExecutor:
                                      "start one with 'ray start --head' or leave address unset for a local one") from None
             self._started = True
         self.workers = int(ray.cluster_resources().get("CPU", 1))
+        self.cpus_per_task = cpus_per_task
         self.options: dict[str, Any] = {"num_cpus": cpus_per_task, "max_retries": max_retries,
                                         "retry_exceptions": False}
         if memory_per_task:
             self.options["memory"] = memory_per_task
+        self.profile = ExecutorProfile(kind="ray", workers=self.workers)
+        self._batch = ray.remote(run_batch).options(**self.options)
+        self._warming = self.warm_up() if warm else []
+
+    @property
+    def slots(self) -> int:
+        """Tasks the cluster runs at once."""
+        return max(1, int(self.workers / self.cpus_per_task))
+
+    def warm_up(self) -> list[Any]:
+        """One warm-up call per slot, spread over the nodes; not waited for (a task
+        submitted meanwhile queues behind it on a warm worker)."""
+        warm = self._ray.remote(warm_worker).options(num_cpus=self.cpus_per_task, max_retries=0,
+                                                     scheduling_strategy="SPREAD")
+        return [warm.remote() for _ in range(self.slots)]
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
-        ray = self._ray
-        remote = ray.remote(fn).options(**self.options)
-        refs = [remote.remote(*a) for a in args]
-        index = {ref: i for i, ref in enumerate(refs)}
-        results: list[Any] = [None] * len(refs)
-        pending = list(refs)
+        t0 = time.perf_counter()
+        seconds = [0.0] * len(args)
+        calls = [0]
         try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                for ref in done:
-                    i = index[ref]
-                    try:
-                        results[i] = ray.get(ref)
-                    except ray.exceptions.RayTaskError as exc:
-                        raise exc.as_instanceof_cause() from None
-                    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-                        from .executor import TaskFailed
+            return self._map(fn, args, on_done, seconds, calls)
+        finally:
+            self.profile.add(fn, time.perf_counter() - t0, seconds, batches=calls[0])
 
-                        raise TaskFailed(f"task {i} failed after {self.options['max_retries']} retries: {exc}") from None
-                    if on_done:
-                        on_done(i, results[i])
+    def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
+             on_done: Callable[[int, Any], None] | None, seconds: list[float], calls: list[int]) -> list[Any]:
+        ray = self._ray
+        fn_ref = ray.put(fn)  # exported once per map call, not once per batch
+        results: list[Any] = [None] * len(args)
+        inflight: dict[Any, range] = {}
+        nxt, timed, spent = 0, 0, 0.0
+        try:
+            while nxt < len(args) or inflight:
+                while nxt < len(args) and len(inflight) < CALLS_PER_CPU * self.slots:
+                    n = batch_size(per_task=spent / timed if timed else None, remaining=len(args) - nxt,
+                                   cpus=self.slots)
+                    idx = range(nxt, min(len(args), nxt + n))
+                    inflight[self._batch.remote(fn_ref, [args[i] for i in idx])] = idx
+                    calls[0] += 1
+                    nxt = idx.stop
+                done, _ = ray.wait(list(inflight), num_returns=1)
+                for ref in done:
+                    idx = inflight.pop(ref)
+                    for i, (secs, result) in zip(idx, self._get(ref, idx)):
+                        seconds[i], results[i] = secs, result
+                        timed, spent = timed + 1, spent + secs
+                        if on_done:
+                            on_done(i, result)
         except BaseException:
-            # on a cluster that outlives this run, tasks still running would go on writing into
-            # the output after the run released its lock: stop them before raising
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # already finished or gone
-                    continue
-            if pending:
-                ray.wait(pending, num_returns=len(pending), timeout=10)
+            self._cancel(list(inflight))
             raise
         return results
 
+    def _get(self, ref: Any, idx: range) -> list[tuple[float, Any]]:
+        ray = self._ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            raise exc.as_instanceof_cause() from None
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
+            which = f"task {idx.start}" if len(idx) == 1 else f"tasks {idx.start}-{idx.stop - 1} (one batch)"
+            raise TaskFailed(f"{which} failed after {self.options['max_retries']} retries: {exc}") from None
+
+    def _cancel(self, pending: list[Any]) -> None:
+        """On a cluster that outlives this run, tasks still running would go on writing into
+        the output after the run released its lock: stop them before raising."""
+        ray = self._ray
+        for ref in pending:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # already finished or gone
+                continue
+        if pending:
+            ray.wait(pending, num_returns=len(pending), timeout=10)
+
     def close(self, *, abort: bool = False) -> None:
+        self.profile.close()
         if self._started:
             self._ray.shutdown()
             self._started = False
