@@ -35,12 +35,16 @@ from .stats import Stats
 from .tokenize.shards import ShardView, manifest_shards, open_shard, read_manifest
 
 
-def load(pipeline: str | os.PathLike[str] | dict[str, Any]) -> PipelineConfig:
+def load(pipeline: str | os.PathLike[str] | dict[str, Any], *, output: str | None = None) -> PipelineConfig:
     """A validated pipeline from a file path or an in-memory mapping (paths in it are
-    relative to the current folder, as in a file run from there)."""
+    relative to the current folder, as in a file run from there); ``output`` overrides
+    its ``output:`` and is checked like it."""
     if isinstance(pipeline, dict):
-        return validate(dict(pipeline), path="<in-memory pipeline>")
-    return load_pipeline(pipeline)
+        raw = dict(pipeline)
+        if output is not None:
+            raw["output"] = output
+        return validate(raw, path="<in-memory pipeline>")
+    return load_pipeline(pipeline, output=output)
 
 
 def run(pipeline: str | os.PathLike[str] | dict[str, Any] | PipelineConfig, *, output: str | None = None,
@@ -49,9 +53,10 @@ def run(pipeline: str | os.PathLike[str] | dict[str, Any] | PipelineConfig, *, o
     ``manifest``, ``nothing_to_do``, ``warnings``...)."""
     from .runner.engine import run_pipeline  # deferred: the runner's imports are the heavy ones
 
-    cfg = pipeline if isinstance(pipeline, PipelineConfig) else load(pipeline)
-    if output is not None:
-        cfg.output = Path(output)
+    if isinstance(pipeline, PipelineConfig):
+        cfg = load(pipeline.raw, output=output) if output is not None else pipeline
+    else:
+        cfg = load(pipeline, output=output)
     return run_pipeline(cfg, workers=workers, on_event=on_event or (lambda *_, **__: None))
 
 

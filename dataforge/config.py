@@ -149,8 +149,10 @@ def _fmt_key(path: tuple[str | int, ...]) -> str:
     return out
 
 
-def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True) -> PipelineConfig:
-    """Parse and validate a pipeline file. Raises ConfigError listing every problem."""
+def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True,
+                  output: str | None = None) -> PipelineConfig:
+    """Parse and validate a pipeline file (``output`` overrides its ``output:``, checked
+    like it). Raises ConfigError listing every problem."""
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -161,6 +163,8 @@ def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True) -> 
     raw, lines = load_yaml(text, path=path)
     if not isinstance(raw, dict):
         raise ConfigError([Problem(path, 1, "", "a pipeline file must be a mapping with inputs: and stages:")])
+    if output is not None:
+        raw["output"] = output
     return validate(raw, path=path, lines=lines, check_files=check_files)
 
 

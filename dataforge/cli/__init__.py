@@ -42,7 +42,20 @@ LAZY_COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
-    """A click group whose commands are imported on first use."""
+    """A click group whose commands are imported on first use. ``-v``/``-vv``/``--verbose``
+    may come after the command name too (``dataforge run -v p.yaml``): no command has a
+    ``-v`` of its own, so they are moved in front before parsing."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        head, rest, seen_dashdash = [], [], False
+        for a in args:
+            if a == "--":
+                seen_dashdash = True
+            if not seen_dashdash and (a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"})):
+                head.append(a)
+            else:
+                rest.append(a)
+        return super().parse_args(ctx, head + rest)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._available()))

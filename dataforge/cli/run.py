@@ -16,13 +16,13 @@ from .. import registry
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
 from ..stats import Stats
-from .common import EXIT_CONFIG, EXIT_NOTHING, err_console as _err, fail, out_console as _out
+from .common import EXIT_NOTHING, err_console as _err, fail, out_console as _out
 from .terminal import cell
 
 
-def _load(pipeline: str) -> PipelineConfig:
+def _load(pipeline: str, output: str | None = None) -> PipelineConfig:
     try:
-        return load_pipeline(pipeline)
+        return load_pipeline(pipeline, output=output)
     except ConfigError as exc:
         fail(exc, subject=pipeline)
 
@@ -45,9 +45,10 @@ def validate(pipeline: str) -> None:
 @click.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print the plan (phases, tasks, inputs with sizes) and stop.")
-@click.option("--workers", type=int, default=None, help="Worker processes (overrides executor.workers).")
-@click.option("--output", "output", type=click.Path(file_okay=False), default=None,
-              help="Output directory (overrides output: in the file).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (overrides executor.workers) [default: executor.workers, else all cores].")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
+              help="Output directory (overrides output: in the file) [default: the file's output:].")
 @click.option("--report", "write_report", is_flag=True,
               help="After the run, write OUTPUT/report.html (as `dataforge report` does).")
 def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, write_report: bool) -> None:
@@ -66,12 +67,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     from ..runner.engine import run_pipeline
     from ..runner.plan import make_plan
 
-    cfg = _load(pipeline)
-    if output is not None:
-        cfg.output = Path(output)
-    if workers is not None and workers < 1:
-        _err().print("--workers must be >= 1")
-        sys.exit(EXIT_CONFIG)
+    cfg = _load(pipeline, output)
     if dry_run:
         _print_plan(make_plan(cfg))
         return
@@ -85,6 +81,8 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     out = _out()
     if result.nothing_to_do:
         out.print(f"nothing to do: {result.output} is up to date for this pipeline file and inputs", markup=False)
+        if write_report and _write_report(result.output, con):  # refreshed even when nothing was new
+            out.print(f"wrote {result.output}/report.html", markup=False)
         sys.exit(EXIT_NOTHING)
     print_stats(out, result.stats)
     m = result.manifest

@@ -73,6 +73,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             plan = append_plan(plan, base)
             if not plan.tasks:
                 on_event("up_to_date", output=str(out))
+                _log_up_to_date(out, plan, "every input is in the manifest already (append)", t0)
                 return RunResult(output=out, stats=Stats(), manifest=plan.base, nothing_to_do=True,
                                  seconds=time.perf_counter() - t0)
         complete = plan.work_dir / COMPLETE
@@ -83,6 +84,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             if config.publish_url and not (plan.work_dir / PUBLISHED).exists():  # an earlier publish broke off
                 publish(out, config.publish_url)
                 atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
+            _log_up_to_date(out, plan, "this configuration and these inputs were run to completion already", t0)
             return RunResult(output=out, stats=stats, manifest=manifest, nothing_to_do=True,
                              seconds=time.perf_counter() - t0)
         if not config.append and not plan.work_dir.exists():
@@ -117,6 +119,14 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                              "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "config_hash": plan.config_hash,
                              "pipeline": config.raw})
             return result
+
+
+def _log_up_to_date(out: Path, plan: Plan, why: str, t0: float) -> None:
+    """A run with nothing to do (exit 4) still leaves its log line and summary (for cron)."""
+    with _RunLog(out) as run_log:
+        log.info("run %s: nothing to do (%s); output %s", plan.config.name, why, out)
+        run_log.summary({"status": "up_to_date", "why": why, "seconds": round(time.perf_counter() - t0, 3),
+                         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "config_hash": plan.config_hash})
 
 
 class _RunLog:

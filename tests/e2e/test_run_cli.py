@@ -174,3 +174,17 @@ def test_new_or_changed_input_is_not_mistaken_for_up_to_date(tmp_path: Path, dat
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert sorted(i["path"] for i in manifest["inputs"] if i["source"] == "c4") == [str(src / "a.jsonl"),
                                                                                     str(src / "b.jsonl")]
+
+
+def test_output_override_is_checked_and_nothing_to_do_still_logs_and_reports(tmp_path: Path, data_dir: Path) -> None:
+    p = make_pipeline(tmp_path, data_dir)
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(main, ["run", "-o", str(tmp_path / "theirs"), str(p)])
+    assert r.exit_code == 2 and "not made by dataforge" in r.output  # -o gets the same checks as output:
+    assert CliRunner().invoke(main, ["run", "-v", str(p), "-o", str(tmp_path / "o2")]).exit_code == 0
+    r = CliRunner().invoke(main, ["run", "--report", str(p), "-o", str(tmp_path / "o2")])
+    assert r.exit_code == 4 and (tmp_path / "o2" / "report.html").exists()  # refreshed with nothing new
+    last = json.loads((tmp_path / "o2" / "logs" / "last_run.json").read_text())
+    assert last["status"] == "up_to_date"
+    assert len(list((tmp_path / "o2" / "logs").glob("run-*.log"))) >= 1
