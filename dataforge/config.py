@@ -75,6 +75,7 @@ class StageSpec:
     params: Params
     line: int | None = None
     sources: list[str] | None = None  # run only on documents of these inputs (None = all)
+    index: int = -1  # position in the pipeline file's stage list (keys and lines of its problems)
 
     def applies_to(self, source: str) -> bool:
         return self.sources is None or source in self.sources
@@ -138,7 +139,8 @@ class _Collector:
                     self.add(keypath + loc, f"unknown option '{bad}'{_suggest(bad, fields)}")
                 else:
                     got = err.get("input")
-                    self.add(keypath + loc, f"{err['msg']} (got {got!r})")
+                    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+                    self.add(keypath + loc, f"{msg} (got {got!r})")
             return None
 
 
@@ -207,7 +209,7 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
     inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
     stages = _stages(c, raw.get("stages"), check_files=check_files, input_names=[i.name for i in inputs])
     _check_writes(c, stages)
-    _check_order(c, stages)
+    _check_order(c, stages, _stage_names(raw.get("stages")))
     _check_mix(c, stages, inputs)
     train = _train(c, raw.get("train"))
 
@@ -333,7 +335,7 @@ def _stages(c: _Collector, raw: Any, *, check_files: bool, input_names: list[str
         if check_files:
             for sub, message in cls.check(params):
                 c.add(key + tuple(sub.split(".")) if sub else key, message)
-        out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key),
+        out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key), index=i,
                              sources=sources))
     return out
 
@@ -385,19 +387,31 @@ def _check_output(c: _Collector, output: Path, *, path: str, inputs: list[InputS
         c.add(("output",), str(exc))
 
 
-def _check_order(c: _Collector, stages: list[StageSpec]) -> None:
-    names = [s.name for s in stages]
-    terminal = [n for n in names if n in registry.TERMINAL]
-    for i, s in enumerate(stages):
+def _stage_names(raw: Any) -> list[str]:
+    """The stage names the file lists, valid or not (an invalid stage is still there)."""
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and len(item) == 1:
+            out.append(str(next(iter(item))))
+    return out
+
+
+def _check_order(c: _Collector, stages: list[StageSpec], names: list[str]) -> None:
+    """mix and tokenize come last, in that order, once each (positions from the file)."""
+    for s in stages:
+        i = s.index
         if s.name in registry.TERMINAL:
             if any(n not in registry.TERMINAL for n in names[i + 1:]):
                 c.add(("stages", i, s.name), f"'{s.name}' must come after every other stage (it runs in the final phase)")
-        if names.count(s.name) > 1 and s.name in registry.TERMINAL and names.index(s.name) != i:
-            c.add(("stages", i, s.name), f"'{s.name}' may appear only once")
+            if names.index(s.name) != i:
+                c.add(("stages", i, s.name), f"'{s.name}' may appear only once")
+    terminal = [n for n in names if n in registry.TERMINAL]
     if terminal == ["tokenize", "mix"]:
-        c.add(("stages",), "'mix' must come before 'tokenize'")
+        c.add(("stages", names.index("mix"), "mix"), "'mix' must come before 'tokenize'")
     if "mix" in names and "tokenize" not in names:
-        c.add(("stages",), "'mix' counts tokens: add a 'tokenize' stage after it")
+        c.add(("stages", names.index("mix"), "mix"), "'mix' counts tokens: add a 'tokenize' stage after it")
 
 
 def _check_mix(c: _Collector, stages: list[StageSpec], inputs: list[InputSpec]) -> None:
@@ -405,7 +419,10 @@ def _check_mix(c: _Collector, stages: list[StageSpec], inputs: list[InputSpec]) 
     if mix is None or not hasattr(mix.cls, "check_inputs"):
         return
     for sub, message in mix.cls.check_inputs(mix.params, inputs):
-        c.add(tuple(sub.split(".")), message)
+        parts = tuple(sub.split("."))
+        if parts[:2] == ("stages", "mix"):  # at the mix stage's own line and key
+            parts = ("stages", mix.index, "mix") + parts[2:]
+        c.add(parts, message)
 
 
 def _train(c: _Collector, raw: Any) -> Any:

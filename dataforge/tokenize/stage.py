@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -179,6 +180,7 @@ class TokenizeBarrier(Barrier[PackSpec]):
                          tokenizer_sha256=sha256_file(self.params.tokenizer_path), packing=t.packing)
 
     def reduce(self, ctx: ReduceContext) -> None:
+        started = time.perf_counter()
         t, seed = self.params.tokenize, ctx.run.seed
         dirs = ctx.stage_dirs()
         summaries = [read_summary(d) for d in dirs]
@@ -212,6 +214,7 @@ class TokenizeBarrier(Barrier[PackSpec]):
         for s in SPLITS:
             ctx.stats.add("pack", "*", f"{s}_tokens_dropped_tail", lays[s].dropped_tail)
         ctx.stats.add("pack", "*", "tokens_truncated", truncated)
+        ctx.stats.add("pack", "*", "seconds", time.perf_counter() - started)  # the driver's wall time of the steps
         result = {"shards": [d for group in gathered for d in group], "spec": spec_json | {"dtype": spec.dtype.name},
                   "mix": plan, "per_source": per_source, "shard_dir": shard_dir,
                   "dropped_tail": {s: lays[s].dropped_tail for s in SPLITS}, "truncated": truncated,

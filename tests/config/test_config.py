@@ -79,7 +79,8 @@ def test_mix_problems(tmp_path: Path, data_dir: Path) -> None:
     text = GOOD.format(out=tmp_path / "o", data=data_dir).replace(", weight: 0.3", "").replace(
         "mix: {target_tokens: 1000}", "mix: {weights: {web: 1.0, c4: 0.5}}")
     got = "\n".join(problems(write(tmp_path, text)))
-    assert "stages.mix.weights.web: weight for 'web', which is not an input" in got
+    # at the mix stage's own line (line 9 of the file) and key
+    assert f"{tmp_path / 'p.yaml'}:9: stages[1].mix.weights.web: weight for 'web', which is not an input" in got
 
 
 def test_order_rules(tmp_path: Path, data_dir: Path) -> None:
@@ -130,3 +131,14 @@ def test_crafted_document_ids_never_become_paths(tmp_path: Path) -> None:
     written = [f for f in tmp_path.rglob("*") if f.is_file()]
     assert all(str(f).startswith(str(tmp_path / "out")) or f in (src, p) for f in written)
     assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_one_error_gives_one_message_in_the_projects_style(tmp_path: Path, data_dir: Path) -> None:
+    """A broken tokenize stage is one problem: no false "add a 'tokenize' stage" elsewhere,
+    and no pydantic "Value error," prefix."""
+    text = GOOD.format(out=tmp_path / "o", data=data_dir).replace(
+        f"tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 64}}", "tokenize: {seq_len: 64}")
+    got = problems(write(tmp_path, text))
+    assert len(got) == 1, got
+    assert got[0].startswith(f"{tmp_path / 'p.yaml'}:10: stages[2].tokenize: give exactly one of 'tokenizer: PATH'")
+    assert "Value error" not in got[0]
