@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import xxhash
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..yamlfile import load_yaml
 from ..errors import ConfigError, Problem
 from ..io import atomic_write, atomic_write_text
 from .chat import to_conversation
@@ -67,18 +67,21 @@ class MixConfig(BaseModel):
 
 
 def load_mix(path: Path) -> MixConfig:
+    """The mix file, validated whole (every key once, line numbers); relative paths in it
+    are relative to the current folder, as in a pipeline file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        config = MixConfig.model_validate(data)
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([Problem(str(path), None, "", f"cannot read the mix file ({exc.strerror})")]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(str(path), None, "", f"not valid YAML ({exc})")]) from exc
+    data, lines = load_yaml(text, path=str(path))
+    try:
+        config = MixConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([Problem(str(path), None, ".".join(str(p) for p in e["loc"]), e["msg"])
-                           for e in exc.errors()]) from exc
+        raise ConfigError([Problem(str(path), lines.line(*e["loc"]), ".".join(str(p) for p in e["loc"]),
+                                   str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()]) from exc
     base = Path(path).parent
-    problems = [Problem(str(path), None, f"collections.{name}.path", f"'{c.path}' does not exist")
+    problems = [Problem(str(path), lines.line("collections", name, "path"), f"collections.{name}.path",
+                        f"'{c.path}' does not exist (relative to {Path.cwd()})")
                 for name, c in config.collections.items() if not _resolve(base, c.path).is_file()]
     if not any(c.weight > 0 for c in config.collections.values()):
         problems.append(Problem(str(path), None, "collections", "every weight is 0"))
@@ -88,8 +91,8 @@ def load_mix(path: Path) -> MixConfig:
 
 
 def _resolve(base: Path, path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or p.exists() else base / p
+    """One rule for every path (README "Paths"): relative to the current folder."""
+    return Path(path)
 
 
 def plan(config: MixConfig, available: dict[str, int]) -> dict[str, dict[str, Any]]:
