@@ -46,11 +46,28 @@ def worker_env() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[float, Any]:
-    """``fn(*args)`` and the seconds it took, measured where it ran (in the worker)."""
+def _peak_rss(reset: bool = False) -> int:
+    """This process's peak resident set (VmHWM, bytes; 0 where /proc has none); ``reset``
+    starts a new peak from the current size (Linux: ``clear_refs`` 5)."""
+    try:
+        if reset:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+            return 0
+        with open("/proc/self/status") as fh:
+            return next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
+
+
+def timed_call(fn: Callable[..., Any], args: tuple[Any, ...], *, rss: bool = True) -> tuple[float, int, Any]:
+    """``fn(*args)``, with the seconds it took and the worker's peak RSS during it (the peak is
+    reset first, so it is this task's; ``rss=False`` in the driver, whose own peak must stay)."""
+    if rss:
+        _peak_rss(reset=True)
     t0 = time.perf_counter()
     result = fn(*args)
-    return time.perf_counter() - t0, result
+    return time.perf_counter() - t0, _peak_rss() if rss else 0, result
 
 
 @dataclass
@@ -58,6 +75,7 @@ class MapCall:
     fn: str
     wall: float  # seconds the driver spent inside this map call
     task_seconds: list[float]  # each task's own seconds in its worker, in argument order
+    task_rss: list[int]  # each task's peak RSS in its worker, bytes (0: not measured)
     batches: int = 0  # Ray: remote calls made (several small tasks per call)
 
 
@@ -75,11 +93,15 @@ class ExecutorProfile:
     calls: list[MapCall] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     cpu_started: float = field(default_factory=time.process_time)
+    startup: float = 0.0  # seconds to start or join the executor (Ray: init and connect)
+    shutdown: float = 0.0  # seconds to stop it (Ray: shutdown of an instance it started)
     reported: bool = False
 
-    def add(self, fn: Callable[..., Any], wall: float, task_seconds: list[float], *, batches: int = 0) -> None:
+    def add(self, fn: Callable[..., Any], wall: float, tasks: list[tuple[float, int]], *, batches: int = 0) -> None:
+        """One map call: its wall time and (seconds, peak RSS) of each task."""
         self.calls.append(MapCall(fn=getattr(fn, "__qualname__", repr(fn)), wall=wall,
-                                  task_seconds=[round(t, 6) for t in task_seconds], batches=batches))
+                                  task_seconds=[round(t, 6) for t, _ in tasks], task_rss=[r for _, r in tasks],
+                                  batches=batches))
 
     def summary(self) -> dict[str, Any]:
         in_map = sum(c.wall for c in self.calls)
@@ -88,7 +110,9 @@ class ExecutorProfile:
                 "batches": sum(c.batches for c in self.calls),
                 "wall": round(time.perf_counter() - self.started, 3), "wall_in_map": round(in_map, 3),
                 "task_seconds": round(sum(sum(c.task_seconds) for c in self.calls), 3),
-                "driver_cpu": round(time.process_time() - self.cpu_started, 3)}
+                "task_peak_rss": max((max(c.task_rss, default=0) for c in self.calls), default=0),
+                "driver_cpu": round(time.process_time() - self.cpu_started, 3),
+                "startup": round(self.startup, 3), "shutdown": round(self.shutdown, 3)}
 
     def close(self) -> None:
         """Log the summary; write the whole profile where ``$DATAFORGE_EXECUTOR_PROFILE`` says (once)."""
@@ -169,18 +193,19 @@ class LocalExecutor:
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callback | None = None) -> list[Any]:
         t0 = time.perf_counter()
-        seconds = [0.0] * len(args)
+        measured: list[tuple[float, int]] = [(0.0, 0)] * len(args)
         try:
-            return self._map(fn, args, on_done, seconds)
+            return self._map(fn, args, on_done, measured)
         finally:
-            self.profile.add(fn, time.perf_counter() - t0, seconds)
+            self.profile.add(fn, time.perf_counter() - t0, measured)
 
     def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], on_done: Callback | None,
-             seconds: list[float]) -> list[Any]:
+             measured: list[tuple[float, int]]) -> list[Any]:
         results: list[Any] = [None] * len(args)
         if self.workers == 1 or len(args) <= 1:
             for i, a in enumerate(args):
-                seconds[i], results[i] = timed_call(fn, a)
+                secs, rss, results[i] = timed_call(fn, a, rss=False)  # inline, in the driver
+                measured[i] = (secs, rss)
                 if on_done:
                     on_done(i, results[i])
             return results
@@ -196,7 +221,8 @@ class LocalExecutor:
                 for fut in done:
                     i = futures[fut]
                     try:
-                        seconds[i], results[i] = fut.result()
+                        secs, rss, results[i] = fut.result()
+                        measured[i] = (secs, rss)
                     except BrokenProcessPool:
                         # every task in flight sees the break, not only the one that caused it
                         attempts[i] += 1
@@ -209,7 +235,8 @@ class LocalExecutor:
                             len(todo) + len(suspects))
                 self._shutdown()
             for i in sorted(suspects):  # alone in a process of its own: a death now is its own
-                seconds[i], results[i] = self._isolated(fn, args[i], i)
+                secs, rss, results[i] = self._isolated(fn, args[i], i)
+                measured[i] = (secs, rss)
                 if on_done:
                     on_done(i, results[i])
             todo.sort()

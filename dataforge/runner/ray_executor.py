@@ -43,8 +43,8 @@ MAX_BATCH = 256
 CALLS_PER_CPU = 2
 
 
-def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[float, Any]]:
-    """In a Ray worker: ``fn(*args)`` for each args of the batch, with its seconds."""
+def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[float, int, Any]]:
+    """In a Ray worker: ``fn(*args)`` for each args of the batch, with its seconds and peak RSS."""
     worker_env()
     return [timed_call(fn, a) for a in batch]
 
@@ -66,7 +66,7 @@ def warm_worker() -> int:
 def batch_size(*, per_task: float | None, remaining: int, cpus: int) -> int:
     """Tasks in the next remote call: 1 until a task was timed, then enough for about
     ``BATCH_SECONDS``, capped so the remaining tasks still spread over every CPU."""
-    if per_task is None or remaining <= 0:
+    if per_task is None or math.isnan(per_task) or remaining <= 0:
         return 1
     want = BATCH_SECONDS / max(per_task, 1e-6)
     spread = remaining / (CALLS_PER_CPU * max(1, cpus))
@@ -82,6 +82,7 @@ class RayExecutor:
             raise ConfigError("executor.kind: ray needs the 'ray' extra: pip install 'dataforge[ray]'") from None
         self._ray = ray
         self._started = False
+        t0 = time.perf_counter()
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False,
                                       "include_dashboard": False, "logging_level": logging.WARNING}
@@ -102,7 +103,7 @@ class RayExecutor:
                                         "retry_exceptions": False}
         if memory_per_task:
             self.options["memory"] = memory_per_task
-        self.profile = ExecutorProfile(kind="ray", workers=self.workers)
+        self.profile = ExecutorProfile(kind="ray", workers=self.workers, startup=time.perf_counter() - t0)
         self._batch = ray.remote(run_batch).options(**self.options)
         self._warming = self.warm_up() if warm else []
 
@@ -121,15 +122,16 @@ class RayExecutor:
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
         t0 = time.perf_counter()
-        seconds = [0.0] * len(args)
+        measured: list[tuple[float, int]] = [(0.0, 0)] * len(args)
         calls = [0]
         try:
-            return self._map(fn, args, on_done, seconds, calls)
+            return self._map(fn, args, on_done, measured, calls)
         finally:
-            self.profile.add(fn, time.perf_counter() - t0, seconds, batches=calls[0])
+            self.profile.add(fn, time.perf_counter() - t0, measured, batches=calls[0])
 
     def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
-             on_done: Callable[[int, Any], None] | None, seconds: list[float], calls: list[int]) -> list[Any]:
+             on_done: Callable[[int, Any], None] | None, measured: list[tuple[float, int]],
+             calls: list[int]) -> list[Any]:
         ray = self._ray
         fn_ref = ray.put(fn)  # exported once per map call, not once per batch
         results: list[Any] = [None] * len(args)
@@ -147,8 +149,8 @@ class RayExecutor:
                 done, _ = ray.wait(list(inflight), num_returns=1)
                 for ref in done:
                     idx = inflight.pop(ref)
-                    for i, (secs, result) in zip(idx, self._get(ref, idx)):
-                        seconds[i], results[i] = secs, result
+                    for i, (secs, rss, result) in zip(idx, self._get(ref, idx)):
+                        measured[i], results[i] = (secs, rss), result
                         timed, spent = timed + 1, spent + secs
                         if on_done:
                             on_done(i, result)
@@ -157,7 +159,7 @@ class RayExecutor:
             raise
         return results
 
-    def _get(self, ref: Any, idx: range) -> list[tuple[float, Any]]:
+    def _get(self, ref: Any, idx: range) -> list[tuple[float, int, Any]]:
         ray = self._ray
         try:
             return ray.get(ref)
@@ -180,10 +182,12 @@ class RayExecutor:
             ray.wait(pending, num_returns=len(pending), timeout=10)
 
     def close(self, *, abort: bool = False) -> None:
-        self.profile.close()
         if self._started:
+            t0 = time.perf_counter()
             self._ray.shutdown()
             self._started = False
+            self.profile.shutdown = time.perf_counter() - t0
+        self.profile.close()
 
 
 def _check_reachable(address: str) -> None:

@@ -47,3 +47,31 @@ def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, data_dir: Path) ->
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 1
     assert "cannot connect to a Ray cluster at '127.0.0.1:1'" in r.output
+
+
+def test_warm_reused_workers_and_small_tasks_batched(monkeypatch) -> None:
+    from dataforge.runner.ray_executor import RayExecutor
+
+    def _pid_of(i: int) -> tuple[int, int]:  # local: Ray pickles it by value (tests/ is no package)
+        import os
+
+        return i, os.getpid()
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ex = RayExecutor(address=None, num_cpus=2)
+    try:
+        warmed = set(ray.get(ex._warming))  # one warm-up call per CPU, each on its own worker
+        assert len(warmed) == 2
+        seen: list[int] = []
+        out = ex.map(_pid_of, [(i,) for i in range(2000)], on_done=lambda i, r: seen.append(i))
+        assert [i for i, _ in out] == list(range(2000))  # argument order
+        assert sorted(seen) == list(range(2000))  # on_done once per task, not per batch
+        assert {pid for _, pid in out} <= warmed  # the warm workers ran every task: no cold start
+        call = ex.profile.calls[-1]
+        assert call.batches < 2000 / 10, call.batches  # tiny tasks went many to a remote call
+        assert len(call.task_seconds) == 2000
+        slow = ex.map(__import__("time").sleep, [(0.3,)] * 4)
+        assert slow == [None] * 4 and ex.profile.calls[-1].batches == 4  # long tasks: one per call
+    finally:
+        ex.close()
+    assert not ray.is_initialized()
