@@ -48,16 +48,17 @@ def load(pipeline: str | os.PathLike[str] | dict[str, Any], *, output: str | Non
 
 
 def run(pipeline: str | os.PathLike[str] | dict[str, Any] | PipelineConfig, *, output: str | None = None,
-        workers: int | None = None, on_event: Callable[..., None] | None = None) -> Any:
+        workers: int | None = None, on_event: Callable[[Any], None] | None = None) -> Any:
     """Run a pipeline to completion; returns the run's result (``output``, ``stats``,
-    ``manifest``, ``nothing_to_do``, ``warnings``...)."""
+    ``manifest``, ``nothing_to_do``, ``warnings``...). ``on_event`` receives the typed
+    progress events of ``dataforge.runner.events`` (PhaseStart, TaskDone, ...)."""
     from .runner.engine import run_pipeline  # deferred: the runner's imports are the heavy ones
 
     if isinstance(pipeline, PipelineConfig):
         cfg = load(pipeline.raw, output=output) if output is not None else pipeline
     else:
         cfg = load(pipeline, output=output)
-    return run_pipeline(cfg, workers=workers, on_event=on_event or (lambda *_, **__: None))
+    return run_pipeline(cfg, workers=workers, on_event=on_event or (lambda event: None))
 
 
 class Output:

@@ -67,3 +67,17 @@ def test_the_readme_example_runs(tmp_path: Path, data_dir: Path, monkeypatch: py
     pytest.importorskip("torch", reason="the README example ends with torch_dataset (the train extra)")
     exec(compile(block.group(1), "README.md", "exec"), {})
     assert (work / "out" / "notebook" / "manifest.json").exists()
+
+
+def test_progress_events_are_typed(tmp_path: Path, data_dir: Path) -> None:
+    from dataforge.runner.events import PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone, UpToDate
+
+    seen: list = []
+    dataforge.run(config(tmp_path, data_dir), on_event=seen.append)
+    kinds = [type(e) for e in seen]
+    assert kinds[0] is PhaseStart and PhaseEnd in kinds and StepStart in kinds and StepEnd in kinds
+    starts = [e for e in seen if isinstance(e, PhaseStart)]
+    assert sum(1 for e in seen if isinstance(e, TaskDone)) == sum(s.total - s.done for s in starts)
+    again: list = []
+    dataforge.run(config(tmp_path, data_dir), on_event=again.append)
+    assert [type(e) for e in again] == [UpToDate]

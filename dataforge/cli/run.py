@@ -15,6 +15,7 @@ from rich.table import Table
 from .. import registry
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
+from ..runner.events import Event, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone
 from ..stats import Stats
 from .common import EXIT_NOTHING, err_console as _err, fail, out_console as _out
 from .terminal import cell
@@ -229,20 +230,19 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)  # type: ignore[arg-type]
 
-    def event(self, kind: str, **info: Any) -> None:
-        title = info.get("title", "")
-        if kind == "phase_start":
-            self.t0[title] = time.perf_counter()
+    def event(self, ev: Event) -> None:
+        if isinstance(ev, PhaseStart):
+            self.t0[ev.title] = time.perf_counter()
             if self.bar is not None:
-                self.tasks[title] = self.bar.add_task(title, total=info["total"], completed=info["done"])
+                self.tasks[ev.title] = self.bar.add_task(ev.title, total=ev.total, completed=ev.done)
             else:
-                self.con.print(f"{title}: {info['total'] - info['done']} of {info['total']} tasks to run", markup=False)
-        elif kind == "task_done" and self.bar is not None:
-            self.bar.advance(self.tasks[title])
-        elif kind in ("phase_end", "reduce_end") and self.bar is None:
-            self.con.print(f"{title}: done in {time.perf_counter() - self.t0.get(title, time.perf_counter()):.1f}s",
-                           markup=False)
-        elif kind == "reduce_start":
-            self.t0[title] = time.perf_counter()
+                self.con.print(f"{ev.title}: {ev.total - ev.done} of {ev.total} tasks to run", markup=False)
+        elif isinstance(ev, TaskDone) and self.bar is not None:
+            self.bar.advance(self.tasks[ev.title])
+        elif isinstance(ev, (PhaseEnd, StepEnd)) and self.bar is None:
+            started = self.t0.get(ev.title, time.perf_counter())
+            self.con.print(f"{ev.title}: done in {time.perf_counter() - started:.1f}s", markup=False)
+        elif isinstance(ev, StepStart):
+            self.t0[ev.title] = time.perf_counter()
             if self.bar is None:
-                self.con.print(f"{title} ...", markup=False)
+                self.con.print(f"{ev.title} ...", markup=False)

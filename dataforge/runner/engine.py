@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ..stage import Filter, ReduceContext, RunInfo, safe_name
 from ..lang.defaults import LANGUAGE_LOSS_MIN_DOCS
 from ..stats import Stats, language_losses, stage_row
 from . import failpoints
+from .events import OnEvent, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone, UpToDate, ignore
 from .executor import make_executor
 from .finalize import PACK_LABEL, publish_shards, write_run_manifest
 from .plan import Plan, append_plan, make_plan, number_tasks
@@ -36,7 +36,6 @@ from .task import STATS_FILE, TaskJob, attach_run_log, count_part, run_task
 
 log = logging.getLogger(__name__)
 
-Event = Callable[..., None]
 COMPLETE = "COMPLETE"
 PUBLISHED = "PUBLISHED"
 
@@ -53,11 +52,7 @@ class RunResult:
     train: dict[str, Any] | None = None
 
 
-def _noop(*_: Any, **__: Any) -> None:
-    pass
-
-
-def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event: Event = _noop) -> RunResult:
+def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event: OnEvent = ignore) -> RunResult:
     """Run ``config`` to completion under the output lock; see the module docstring."""
     t0 = time.perf_counter()
     plan = make_plan(config)
@@ -72,7 +67,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
         if config.append and base is not None:
             plan = append_plan(plan, base)
             if not plan.tasks:
-                on_event("up_to_date", output=str(out))
+                on_event(UpToDate(output=str(out)))
                 _log_up_to_date(out, plan, "every input is in the manifest already (append)", t0)
                 return RunResult(output=out, stats=Stats(), manifest=plan.base, nothing_to_do=True,
                                  seconds=time.perf_counter() - t0)
@@ -80,7 +75,7 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
         if complete.exists() and (out / "stats.json").exists():
             stats = Stats.load(out / "stats.json")
             manifest = _read_json(out / "manifest.json")
-            on_event("up_to_date", output=str(out))
+            on_event(UpToDate(output=str(out)))
             if config.publish_url and not (plan.work_dir / PUBLISHED).exists():  # an earlier publish broke off
                 publish(out, config.publish_url)
                 atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
@@ -109,10 +104,10 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
             finally:
                 executor.close(abort=aborted)
             if config.publish_url:
-                on_event("reduce_start", title=f"publish to {config.publish_url}")
+                on_event(StepStart(f"publish to {config.publish_url}"))
                 publish(out, config.publish_url)
                 atomic_write_text(plan.work_dir / PUBLISHED, config.publish_url + "\n")
-                on_event("reduce_end", title=f"publish to {config.publish_url}")
+                on_event(StepEnd(f"publish to {config.publish_url}"))
             run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": result.steps_run,
                              "warnings": result.warnings + (result.manifest or {}).get("warnings", []),
                              "tokens": (result.manifest or {}).get("tokens"), "train": result.train,
@@ -155,7 +150,7 @@ class _RunLog:
             self._handler.close()
 
 
-def _run(plan: Plan, executor: Any, on_event: Event, t0: float, *, log_file: Path | None = None) -> RunResult:
+def _run(plan: Plan, executor: Any, on_event: OnEvent, t0: float, *, log_file: Path | None = None) -> RunResult:
     config, out = plan.config, plan.config.output
     run = RunInfo(seed=config.seed, output_dir=out, work_dir=plan.work_dir,
                   sources=[i.name for i in config.inputs], pipeline_name=config.name,
@@ -293,7 +288,7 @@ def stage_table(plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
-def _number_split_files(plan: Plan, executor: Any, on_event: Event) -> None:
+def _number_split_files(plan: Plan, executor: Any, on_event: OnEvent) -> None:
     """The parts of a split file learn their first record numbers (for ids and messages):
     each part counts its records in a worker, the driver adds up (cached for a resume)."""
     todo = [t for t in plan.tasks if t.span.parts > 1]
@@ -304,15 +299,15 @@ def _number_split_files(plan: Plan, executor: Any, on_event: Event) -> None:
         counts = json.loads(cache.read_text())
     else:
         inputs = {i.name: i for i in plan.config.inputs}
-        on_event("reduce_start", title=f"count records in {len(todo)} parts of split files")
+        on_event(StepStart(f"count records in {len(todo)} parts of split files"))
         results = executor.map(count_part, [(inputs[t.source], t.path, t.span) for t in todo])
         counts = {t.task_id: n for t, n in zip(todo, results)}
         atomic_write_text(cache, json.dumps(counts, sort_keys=True))
-        on_event("reduce_end", title=f"count records in {len(todo)} parts of split files")
+        on_event(StepEnd(f"count records in {len(todo)} parts of split files"))
     number_tasks(plan, counts)
 
 
-def _train(plan: Plan, on_event: Event) -> tuple[dict[str, Any], int]:
+def _train(plan: Plan, on_event: OnEvent) -> tuple[dict[str, Any], int]:
     """The pipeline's ``train:`` section: prove the shards train (resumes a killed training run)."""
     from ..train.loop import run_training
 
@@ -321,14 +316,14 @@ def _train(plan: Plan, on_event: Event) -> tuple[dict[str, Any], int]:
     if done.exists():
         return json.loads(done.read_text()), 0
     run_dir = out / "train"
-    on_event("reduce_start", title="train on the shards")
+    on_event(StepStart("train on the shards"))
     summary = run_training(plan.config.train, shards=out, output=run_dir, resume=(run_dir / "ckpt.pt").exists())
     atomic_write_text(done, json.dumps(summary, indent=1, default=str) + "\n")
-    on_event("reduce_end", title="train on the shards")
+    on_event(StepEnd("train on the shards"))
     return summary, 1
 
 
-def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event: Event, phase_dir: Path,
+def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event: OnEvent, phase_dir: Path,
                title: str) -> int:
     todo = [j for j in jobs if not is_done(phase_dir / j[0].task.task_id)]
     for j in jobs:
@@ -336,14 +331,14 @@ def _run_tasks(executor: Any, jobs: list[tuple[TaskJob]], stats: Stats, on_event
             stats.merge(Stats.load(phase_dir / j[0].task.task_id / STATS_FILE))
         else:
             clear_stale(phase_dir / j[0].task.task_id)
-    on_event("phase_start", title=title, total=len(jobs), done=len(jobs) - len(todo))
+    on_event(PhaseStart(title=title, total=len(jobs), done=len(jobs) - len(todo)))
 
     def done(i: int, result: dict[str, Any]) -> None:
         stats.merge_dict(result)
-        on_event("task_done", title=title, task=todo[i][0].task.task_id)
+        on_event(TaskDone(title=title, task=todo[i][0].task.task_id))
 
     executor.map(run_task, todo, on_done=done)
-    on_event("phase_end", title=title)
+    on_event(PhaseEnd(title=title))
     return len(todo)
 
 
@@ -356,7 +351,7 @@ def _reduce_ctx(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, stats:
 
 
 def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir: Path, stats: Stats,
-            on_event: Event) -> int:
+            on_event: OnEvent) -> int:
     final = plan.work_dir / "barriers" / safe_name(spec.label)
     if is_done(final):
         if (final / STATS_FILE).exists():
@@ -365,13 +360,13 @@ def _reduce(spec: StageSpec, run: RunInfo, executor: Any, plan: Plan, phase_dir:
     clear_stale(final)
     tmp = fresh_tmp_dir(final)
     own = Stats()
-    on_event("reduce_start", title=f"{spec.label}: reduce")
+    on_event(StepStart(f"{spec.label}: reduce"))
     ctx = _reduce_ctx(spec, run, executor, plan, own, phase_dir, barrier_dir=tmp, publish=tmp / "publish")
     spec.cls(spec.params).reduce(ctx)
     own.to_json_file(tmp / STATS_FILE)
     commit_dir(tmp, final, output_dir=plan.config.output, info={"barrier": spec.label})
     stats.merge(own)
-    on_event("reduce_end", title=f"{spec.label}: reduce")
+    on_event(StepEnd(f"{spec.label}: reduce"))
     return 1
 
 

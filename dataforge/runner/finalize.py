@@ -18,7 +18,7 @@ import platform
 import shutil
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..io import atomic_write, atomic_write_text, checksum, fsync_dir
 from ..mix import MixPlan
@@ -27,6 +27,7 @@ from ..stage import safe_name
 from ..stats import Stats
 from ..tokenize.shards import MANIFEST, ShardError, ShardInfo, ShardSpec, manifest_core, write_manifest
 from ..tokenize.stage import RESULT
+from .events import OnEvent, StepEnd, StepStart
 from .plan import Plan, TaskSpec
 from .task import INPUT_FILE
 
@@ -38,7 +39,7 @@ VERSIONED = ("dataforge", "tokenizers", "pyarrow", "numpy", "fastwarc", "resilip
              "datasketch", "fasttext-community", "xxhash")
 
 
-def publish_shards(plan: Plan, stats: Stats, on_event: Callable[..., None]) -> tuple[dict[str, Any], int]:
+def publish_shards(plan: Plan, stats: Stats, on_event: OnEvent) -> tuple[dict[str, Any], int]:
     """Move the shards into place and write the manifest; returns (manifest, steps run)."""
     out = plan.config.output
     pack = plan.pack
@@ -47,7 +48,7 @@ def publish_shards(plan: Plan, stats: Stats, on_event: Callable[..., None]) -> t
     if done.exists() and (out / MANIFEST).exists():
         return json.loads((out / MANIFEST).read_text()), 0
     result = json.loads((plan.work_dir / "barriers" / safe_name(pack.label) / RESULT).read_text())
-    on_event("reduce_start", title="publish shards + manifest")
+    on_event(StepStart("publish shards"))
     spec_json = {k: v for k, v in result["spec"].items() if k != "dtype"}
     spec = ShardSpec(**spec_json)
     base = plan.base
@@ -75,7 +76,7 @@ def publish_shards(plan: Plan, stats: Stats, on_event: Callable[..., None]) -> t
     record(out, "tokenizer.json")
     with atomic_write(out / "tokenizer.json", "wb") as fh, open(_tokenizer(plan), "rb") as tok_src:
         shutil.copyfileobj(tok_src, fh)
-    on_event("reduce_end", title="publish shards + manifest")
+    on_event(StepEnd("publish shards"))
     return _manifest(plan, spec, new, result), 1
 
 
