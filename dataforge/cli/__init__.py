@@ -37,6 +37,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "dataforge.cli.report:report",
     "inspect": "dataforge.cli.report:inspect",
     "stats": "dataforge.cli.report:stats",
+    "why": "dataforge.cli.why:why",
     "export": "dataforge.cli.export:export",
 }
 

@@ -1,13 +1,18 @@
-"""`dataforge report`, `dataforge inspect`, `dataforge stats`: look at what a run made."""
+"""`dataforge report`, `dataforge inspect`, `dataforge stats`: look at what a run made (`why`: cli/why.py)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from .common import handle_errors, out_console as _out
-from .run import print_stats
+from .common import err_console as _err, handle_errors, out_console as _out
 from .terminal import cell, printable
+
+if TYPE_CHECKING:
+    from ..report.data import RunData
+
 
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
@@ -46,8 +51,11 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
 @click.option("--max-chars", type=int, default=2000, show_default=True,
               help="Characters shown per decoded piece (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--id", "doc_id", default=None,
+              help="Instead: where this document went (as `dataforge why PATH ID`; PATH is the output directory).")
 @handle_errors
-def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_json: bool) -> None:
+def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_json: bool,
+            doc_id: str | None) -> None:
     """Show what shards hold: counts, tokens and dtype from the manifest, and random rows
     decoded back to text with the run's tokenizer.
 
@@ -60,8 +68,21 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
       dataforge inspect out/pretrain_mix
       dataforge inspect out/pretrain_mix --n 5 --seed 1 --split validation
       dataforge inspect out/pretrain_mix/shards/train-00000.arrow --json
+      dataforge inspect out/pretrain_mix --id c4/data/c4/tiny_c4_sample.jsonl:86
     """
     from ..report.shards import decode_rows, load_tokenizer, locate, sample_rows, summary, to_json
+
+    if doc_id is not None:
+        from ..report.files import safe_json
+        from ..report.why import trace
+        from .why import print_trace
+
+        t = trace(path, doc_id)
+        if as_json:
+            click.echo(safe_json(t.to_json()))
+        else:
+            print_trace(t)
+        return
 
     shards = locate(path, split)
     info = summary(shards)
@@ -104,37 +125,103 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
 
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the funnel as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: {funnel, stages, languages, language_losses, contamination, problems}.")
 @handle_errors
 def stats(output_dir: str, as_json: bool) -> None:
-    """Print a finished run's funnel (documents and tokens after each stage, per source)
-    and its per-stage table (documents and MB in and out, time, drop reasons).
+    """Print a finished run's funnel (documents and tokens after each stage, per source),
+    its per-stage table (documents and MB in and out, time, every drop reason), the
+    documents per language after each stage (when langid ran), the contamination found
+    per benchmark (when decontaminate ran), and the run's language-loss warnings.
+
+    Needs only stats.json (and decontamination/ for that table): a damaged manifest.json
+    is named in a warning and ignored.
 
     \b
     Example:
       dataforge stats out/pretrain_mix
+      dataforge stats out/pretrain_mix --json
     """
-    import json
+    from ..report.data import load_run
+    from ..report.files import safe_json
+    from ..report.summary import stats_json
 
-    from ..report.data import funnel, load_run
-    from ..report.page import compact
-
-    run = load_run(output_dir)
-    rows = funnel(run)
+    run = load_run(output_dir, require_stats=True)
+    for msg in run.problems.values():
+        _err().print(f"[yellow]warning:[/] {cell(msg)} (ignored: stats needs only stats.json)")
     if as_json:
-        click.echo(json.dumps([{"stage": r.label, "docs": r.docs, "tokens": r.tokens, "tokens_exact": r.exact_tokens}
-                               for r in rows], indent=1))
+        click.echo(safe_json(stats_json(run)))
         return
+    _print_stats(run)
+
+
+def _print_stats(run: "RunData") -> None:
+    from ..report.contamination import contamination
+    from ..report.data import funnel
+    from ..report.html import compact
+    from ..report.langs import language_losses, loss_text
+    from ..report.summary import funnel_columns, language_table, stage_rows
+
     con = _out()
+    for x in language_losses(run):
+        con.print(f"[bold yellow]warning: language loss:[/] {cell(loss_text(x))}")
+    rows = funnel(run)
+    shown, other = funnel_columns(run, rows)
     t = Table(title="funnel: documents after each stage (tokens: ≈ estimated from bytes before tokenize)")
     t.add_column("stage")
-    for s in run.sources:
+    for s in shown:
         t.add_column(cell(s), justify="right")
+    if other:
+        t.add_column(f"other ({len(run.sources) - len(shown)})", justify="right")
     t.add_column("docs", justify="right")
     t.add_column("tokens", justify="right")
     for r in rows:
         approx = "" if r.exact_tokens else "≈"
-        t.add_row(cell(r.label), *[f"{r.docs[s]:,}" for s in run.sources], f"{r.total_docs:,}",
+        rest = [f"{r.total_docs - sum(r.docs[s] for s in shown):,}"] if other else []
+        t.add_row(cell(r.label), *[f"{r.docs[s]:,}" for s in shown], *rest, f"{r.total_docs:,}",
                   "" if r.total_tokens is None else approx + compact(r.total_tokens))
     con.print(t)
-    print_stats(con, run.stats)
+    st = Table(title="stages")
+    for col in ("stage", "docs in", "docs out", "kept", "MB in", "MB out", "seconds", "dropped / skipped"):
+        st.add_column(col, justify="left" if col in ("stage", "dropped / skipped") else "right")
+    for r in stage_rows(run):
+        reasons = list(r["reasons"].items())
+        why = "\n".join(f"{k} {v:,}" for k, v in reasons[:8]) + (f"\n+{len(reasons) - 8} more" if len(reasons) > 8 else "")
+        kept = f"{100 * r['docs_out'] / r['docs_in']:.1f}%" if r["docs_in"] and r["docs_out"] is not None else ""
+        st.add_row(cell(r["stage"]), _n(r["docs_in"]), _n(r["docs_out"]), kept, _mb(r["bytes_in"]), _mb(r["bytes_out"]),
+                   f"{r['seconds']:.2f}", cell(why))
+    con.print(st)
+    langs, lrows = language_table(run)
+    if lrows:
+        lt = Table(title="documents per language (meta.lang) after each stage")
+        lt.add_column("stage")
+        other_langs = any(r["other"] for r in lrows)
+        no_lang = any(r["none"] for r in lrows)
+        for name in langs + (["other"] if other_langs else []) + (["no language"] if no_lang else []):
+            lt.add_column(cell(name), justify="right")
+        for r in lrows:
+            lt.add_row(cell(r["stage"]), *[f"{r['langs'][lang]:,}" for lang in langs],
+                       *([f"{r['other']:,}"] if other_langs else []), *([f"{r['none']:,}"] if no_lang else []))
+        con.print(lt)
+    found = contamination(run)
+    if found.benchmarks:
+        ct = Table(title="contamination per benchmark (decontaminate)")
+        for col in ("benchmark", "documents", "removed", "redacted", "items matched", "top items (documents)"):
+            ct.add_column(col, justify="left" if col in ("benchmark", "top items (documents)") else "right")
+        for b in found.benchmarks:
+            top = "\n".join(f"{i} ({n:,})" for i, n in b.top(5))
+            ct.add_row(cell(b.name), f"{b.counted or b.documents:,}", f"{b.removed:,}", f"{b.redacted:,}",
+                       f"{len(b.items):,}", cell(top))
+        con.print(ct)
+        if not found.table:
+            con.print("no decontamination/ table in this output: documents counted, items not known", markup=False)
+    for d in found.damaged:
+        _err().print(f"[yellow]warning:[/] {cell(d)}")
+
+
+def _n(v: float | None) -> str:
+    return "" if v is None else f"{int(v):,}"
+
+
+def _mb(v: float | None) -> str:
+    return "" if v is None else f"{v / 1e6:.2f}"

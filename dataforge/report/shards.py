@@ -7,14 +7,14 @@ trained response), so document and target boundaries stay visible after decoding
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..io import sha256_file
-from ..tokenize.shards import MANIFEST, ShardError, ShardView, manifest_shards, open_shard, read_manifest
+from ..tokenize.shards import MANIFEST, ShardError, ShardView, open_shard
+from .files import ReportError, load_manifest, safe_json
 
 @dataclass
 class ShardSet:
@@ -39,12 +39,31 @@ class Row:
     segments: list[Segment] = field(default_factory=list)
 
 
+def read_manifest(root: Path) -> dict[str, Any]:
+    """``root/manifest.json``, checked; a ShardError naming it when missing or damaged."""
+    path = root / MANIFEST
+    if not path.exists():
+        raise ShardError(f"{path}: no manifest; is {root} a dataforge output directory?")
+    try:
+        return load_manifest(path)
+    except ReportError as exc:
+        raise ShardError(str(exc)) from exc
+    except OSError as exc:
+        raise ShardError(f"{path}: unreadable ({exc.strerror or exc})") from exc
+
+
+def manifest_shards(root: Path, manifest: dict[str, Any], split: str | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """The shards a (checked) manifest lists, optionally one split: (path, entry)."""
+    base = root / manifest.get("shard_dir", "shards")
+    return [(base / e["path"], e) for e in manifest.get("shards", []) if split is None or e["split"] == split]
+
+
 def locate(path: str | Path, split: str | None = None) -> ShardSet:
     """An output folder (its manifest's shards) or one shard file (its manifest, if any)."""
     path = Path(path)
     if path.is_dir():
         manifest = read_manifest(path)
-        shards = manifest_shards(path, split)
+        shards = manifest_shards(path, manifest, split)
         if not shards:
             raise ShardError(f"{path / MANIFEST}: lists no {split + ' ' if split else ''}shards")
         return ShardSet(path, manifest, shards)
@@ -52,12 +71,27 @@ def locate(path: str | Path, split: str | None = None) -> ShardSet:
         raise ShardError(f"{path}: no such shard file or output directory")
     for root in (path.parent.parent, path.parent):  # <out>/shards/x.arrow, or a manifest beside it
         if (root / MANIFEST).exists():
-            for listed, entry in manifest_shards(root):
+            manifest = read_manifest(root)
+            for listed, entry in manifest_shards(root, manifest):
                 if listed.resolve() == path.resolve():
-                    return ShardSet(root, read_manifest(root), [(path, entry)])
-    view = open_shard(path)
+                    return ShardSet(root, manifest, [(path, entry)])
+    view = open_checked(path)
     return ShardSet(None, None, [(path, {"path": path.name, "split": view.meta.get("split"),
                                          "rows": view.tokens.shape[0], "tokens": int(view.lengths.sum())})])
+
+
+def open_checked(path: Path) -> ShardView:
+    """``open_shard``, with anything a damaged file raises turned into a ShardError naming it
+    (an Arrow file that is not a dataforge shard lacks metadata keys or columns)."""
+    try:
+        view = open_shard(path)
+        view.lengths  # noqa: B018 - a column every reader here needs
+        return view
+    except ShardError:
+        raise
+    except Exception as exc:  # pyarrow, numpy and a missing key raise several types
+        raise ShardError(f"{path}: not a dataforge shard ({type(exc).__name__}: {exc}); "
+                         "rewrite it with `dataforge run` (or remove it from the manifest)") from exc
 
 
 def load_tokenizer(shards: ShardSet) -> Any:
@@ -69,13 +103,17 @@ def load_tokenizer(shards: ShardSet) -> Any:
         return None
     entry = shards.manifest.get("tokenizer") or {}
     path = shards.root / entry.get("file", "tokenizer.json")
-    if not path.exists():
+    if not path.is_file():
         return None
     want = entry.get("sha256")
     if want and sha256_file(path) != want:
         raise ShardError(f"{path}: sha256 differs from the manifest's tokenizer {want[:12]}; "
                          "decoding with it would show the wrong text")
-    return load_run_tokenizer(str(path))
+    try:
+        return load_run_tokenizer(str(path))
+    except Exception as exc:  # the tokenizers library raises a bare Exception for a file it cannot parse
+        raise ShardError(f"{path}: not a tokenizer the `tokenizers` library can load ({exc}); "
+                         "copy the tokenizer.json the shards were made with") from exc
 
 
 def sample_rows(shards: ShardSet, n: int, seed: int) -> list[tuple[Path, int]]:
@@ -99,8 +137,17 @@ def decode_rows(tokenizer: Any, picks: list[tuple[Path, int]]) -> list[Row]:
     out = []
     for path, row in picks:
         if path not in views:
-            views[path] = open_shard(path)
-        out.append(decode_row(tokenizer, views[path], row))
+            views[path] = open_checked(path)
+        rows = views[path].tokens.shape[0]
+        if row >= rows:
+            raise ShardError(f"{path}: has {rows:,} rows but the manifest lists more; the shard and its "
+                             "manifest entry do not match")
+        try:
+            out.append(decode_row(tokenizer, views[path], row))
+        except ShardError:
+            raise
+        except Exception as exc:  # a tokenizer that cannot decode these ids, a damaged column
+            raise ShardError(f"{path}: row {row} cannot be decoded ({type(exc).__name__}: {exc})") from exc
     return out
 
 
@@ -133,7 +180,7 @@ def summary(shards: ShardSet) -> dict[str, Any]:
     """What the manifest (or a lone shard's metadata) says, for the header of ``inspect``."""
     m = shards.manifest or {}
     if not m:
-        view = open_shard(shards.shards[0][0])
+        view = open_checked(shards.shards[0][0])
         m = {k: view.meta.get(k) for k in ("kind", "dtype", "vocab_size", "seq_len", "packing", "eos_id")}
     per_split: dict[str, dict[str, int]] = {}
     for _, e in shards.shards:
@@ -152,7 +199,7 @@ def summary(shards: ShardSet) -> dict[str, Any]:
 
 
 def to_json(info: dict[str, Any], rows: list[Row]) -> str:
-    return json.dumps({**info, "samples": [
+    """``inspect --json``: controls in decoded text are escaped (``safe_json``)."""
+    return safe_json({**info, "samples": [
         {"shard": r.shard, "row": r.row, "length": r.length,
-         "segments": [{"kind": s.kind, "tokens": s.tokens, "text": s.text} for s in r.segments]} for r in rows]},
-        indent=1, ensure_ascii=False)
+         "segments": [{"kind": s.kind, "tokens": s.tokens, "text": s.text} for s in r.segments]} for r in rows]})

@@ -16,15 +16,19 @@ from collections.abc import Callable, Sequence
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#999999", "#666666"]
 KEPT, DROPPED = "#0072B2", "#D55E00"
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, newline and CR; DEL; C1 controls (U+0080-009F: CSI, OSC, ... when
+# copied to a terminal); the bidi embedding, override and isolate controls (U+202A-202E,
+# U+2066-2069), which reorder what is shown (CVE-2021-42574, "Trojan Source")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def esc(value: object) -> str:
     """Text safe inside HTML/SVG element content and quoted attributes.
 
-    html.escape turns & < > " ' into entities; control characters (invalid in HTML)
-    become U+FFFD, and lone surrogates from undecodable input are replaced, so the
-    page is always valid UTF-8."""
+    html.escape turns & < > " ' into entities; control characters (C0, DEL, C1: invalid
+    or invisible in HTML) and bidi overrides become U+FFFD, and lone surrogates from
+    undecodable input are replaced, so the page is always valid UTF-8 and shows text
+    in the order it has."""
     text = _CONTROL.sub("\ufffd", str(value))
     text = text.encode("utf-8", "replace").decode("utf-8")
     return html.escape(text, quote=True)

@@ -37,10 +37,26 @@ GERMAN = (
 )
 
 
+# C1 controls (CSI, OSC, ST, NEL) and bidi overrides/isolates: shown as U+FFFD, never raw
+CONTROLS = "\x9b31m\x9d8;;http://evil.example/\x9c\x85 \u202egnp.exe\u202c \u2066x\u2069 \x1b[2J"
+CONTROL_ID = "controls-\x9b2J-\u202eid"
+ARC = REPO / "data" / "benchmarks" / "arc_challenge.jsonl"
+CONTAMINATED_ID = "planted-contaminated"
+
+
+def arc_item(n: int = 0) -> str:
+    """ARC-Challenge test item ``n`` as the decontaminate stage of the bundled pipeline indexes it."""
+    rec = json.loads(ARC.read_text(encoding="utf-8").splitlines()[n])
+    return rec["query"] + " " + rec["choices"][rec["gold"]]
+
+
 def hostile_docs() -> list[dict[str, str]]:
     kept = ENGLISH + " ".join(PAYLOADS) + " " + ENGLISH
     dropped = GERMAN + " ".join(PAYLOADS) + " " + GERMAN  # langid drops it: wrong_language
-    return [{"id": HOSTILE_ID, "text": kept}, {"id": "planted-german", "text": dropped}]
+    return [{"id": HOSTILE_ID, "text": kept}, {"id": "planted-german", "text": dropped},
+            {"id": CONTROL_ID, "text": ENGLISH + CONTROLS + " " + ENGLISH},
+            # decontaminate drops it: it holds ARC-Challenge test item 0
+            {"id": CONTAMINATED_ID, "text": ENGLISH + arc_item(0) + " " + ENGLISH}]
 
 
 @pytest.fixture(scope="session")

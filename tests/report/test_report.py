@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from dataforge.cli import main
 from dataforge.report import data as D
+from dataforge.report import samples as Sm
 from dataforge.report.page import build_report, compact
 from dataforge.report.svg import esc
 from dataforge.stats import logit_bin, logit_bin_edge, size_bin, size_bin_edge
@@ -20,10 +21,15 @@ from .conftest import HOSTILE_ID, PAYLOADS
 from tests.helpers import stats_counts
 
 
+def label(run: D.RunData, name: str) -> str:
+    """The stats label of the (first) stage called ``name`` in the run's stages table."""
+    return next(r["label"] for r in run.stats.stages if r["name"] == name)
+
+
 def _documents_per_source(out: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     for source_dir in (out / "documents").iterdir():
-        counts[source_dir.name] = sum(1 for f in source_dir.iterdir() for _ in D._jsonl_records(f))
+        counts[source_dir.name] = sum(1 for f in source_dir.iterdir() for _ in Sm.jsonl_records(f))
     return counts
 
 
@@ -32,15 +38,16 @@ def test_funnel_agrees_with_stats_documents_and_manifest(bundled_run: Path) -> N
     stats = stats_counts(bundled_run)
     manifest = json.loads((bundled_run / "manifest.json").read_text())
     rows = {r.label: r for r in D.funnel(run)}
+    gopher, write, tokenize = (label(run, n) for n in ("gopher_quality", "write", "tokenize"))
     assert list(rows)[0] == "read" and list(rows)[-1] == "mix + shards"
     assert rows["read"].docs == {s: stats["read"][s]["docs_out"] for s in run.sources}
     # a stage limited by sources: passes the others through unchanged
-    assert rows["2:gopher_quality"].docs["github"] == rows["read"].docs["github"] == 50
-    assert "github" not in rows["2:gopher_quality"].applies
+    assert rows[gopher].docs["github"] == rows["read"].docs["github"] == 50
+    assert "github" not in rows[gopher].applies
     # what the write stage kept is exactly what documents/ holds
-    assert {s: n for s, n in rows["8:write"].docs.items() if n} == _documents_per_source(bundled_run)
+    assert {s: n for s, n in rows[write].docs.items() if n} == _documents_per_source(bundled_run)
     # tokens: exact from tokenize on; the final row is what the shards hold per source
-    assert rows["10:tokenize"].exact_tokens and not rows["8:write"].exact_tokens
+    assert rows[tokenize].exact_tokens and not rows[write].exact_tokens
     final = rows["mix + shards"].tokens
     for source, v in manifest["sources"].items():
         assert final[source] == v["tokens_realised"] + v["validation_tokens"]
@@ -56,16 +63,17 @@ def test_histograms_count_every_document_once(bundled_run: Path) -> None:
     run = D.load_run(bundled_run)
     stats = run.stats
     read, kept, kept_label = D.length_histograms(run)
+    write, langid, quality = (label(run, n) for n in ("write", "langid", "quality_classifier"))
     assert sum(read.values()) == stats.totals("read")["docs_out"]
-    assert kept_label == "8:write" and sum(kept.values()) == stats.totals("8:write")["docs_out"]
+    assert kept_label == write and sum(kept.values()) == stats.totals(write)["docs_out"]
     lang_kept, lang_dropped = D.histogram(run, "lang_score.kept"), D.histogram(run, "lang_score.dropped")
-    assert sum(lang_kept.values()) == stats.totals("0:langid")["docs_out"]
-    assert sum(lang_dropped.values()) == stats.totals("0:langid")["docs_in"] - stats.totals("0:langid")["docs_out"]
-    assert sum(D.languages(run).values()) == stats.totals("0:langid")["docs_in"]
+    assert sum(lang_kept.values()) == stats.totals(langid)["docs_out"]
+    assert sum(lang_dropped.values()) == stats.totals(langid)["docs_in"] - stats.totals(langid)["docs_out"]
+    assert sum(D.languages(run).values()) == stats.totals(langid)["docs_in"]
     assert D.languages(run)["de"] >= 1  # the planted German page
     q_kept, q_dropped = D.histogram(run, "quality_logit.kept"), D.histogram(run, "quality_logit.dropped")
-    assert sum(q_dropped.values()) == stats.totals("5:quality_classifier")["dropped.low_quality"]
-    assert sum(q_kept.values()) == stats.totals("5:quality_classifier")["docs_out"]
+    assert sum(q_dropped.values()) == stats.totals(quality)["dropped.low_quality"]
+    assert sum(q_kept.values()) == stats.totals(quality)["docs_out"]
 
 
 def test_logit_bins_spread_probabilities_near_zero_and_one() -> None:
@@ -86,11 +94,11 @@ def test_size_bins_are_half_octaves() -> None:
 
 def test_rejected_samples_cover_every_reason_and_respect_the_limit(bundled_run: Path) -> None:
     run = D.load_run(bundled_run)
-    samples = D.rejected_samples(run, per_reason=100)
+    samples = Sm.rejected_samples(run, per_reason=100)
     for label, _, reasons in D.drop_reasons(run):
         if label == "read":
             continue
-        folder = label.replace(":", "_", 1)
+        folder = run.stats.row(label)["folder"]
         for key, by_source in reasons.items():
             reason = key.split(".", 1)[1]
             got = samples[folder][reason]
@@ -154,8 +162,24 @@ def test_stats_prints_the_funnel(bundled_run: Path) -> None:
     assert len(lines) == 2 and f"{read_total:,}" in lines[0]  # the funnel row, then the stage table's
     assert "mix + shards" in r.output and "low_score" in r.output
     j = CliRunner().invoke(main, ["stats", str(bundled_run), "--json"])
-    rows = json.loads(j.output)
+    data = json.loads(j.output)
+    rows = data["funnel"]
     assert rows[0]["stage"] == "read" and sum(rows[0]["docs"].values()) == read_total
+    # the stage table: every reason of every stage, as counted
+    by_stage = {r["stage"]: r for r in data["stages"]}
+    for lab, per in stats.items():
+        want = {}
+        for src, keys in per.items():
+            for k, v in keys.items():
+                if k.startswith(("dropped.", "skipped.")):
+                    name = k.split(".", 1)[1] + (" (skipped)" if k.startswith("skipped.") else "")
+                    want[name] = want.get(name, 0) + v
+        assert by_stage[lab]["reasons"] == want
+    # every reason is printed, one per line of its stage's cell (the table stays narrow)
+    printed = r.output
+    reasons = [(reason, n) for row in data["stages"] for reason, n in row["reasons"].items()]
+    assert reasons and all(f"│ {reason} {n:,} " in printed for reason, n in reasons)
+    assert max(len(line) for line in printed.splitlines()) <= 160
 
 
 def test_missing_or_damaged_output_is_a_clear_error(tmp_path: Path) -> None:
@@ -166,7 +190,7 @@ def test_missing_or_damaged_output_is_a_clear_error(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "stats.json: missing" in r.output
     (tmp_path / "out" / "stats.json").write_text("{not json")
     r = CliRunner().invoke(main, ["report", str(tmp_path / "out")])
-    assert r.exit_code == 1 and "stats.json: not a dataforge stats file" in r.output
+    assert r.exit_code == 1 and "stats.json: not valid JSON" in r.output
     assert not (tmp_path / "out" / "report.html").exists()
 
 
@@ -195,12 +219,12 @@ def test_cluster_summary_streams_and_keeps_the_largest(tmp_path: Path) -> None:
     (tmp_path / "dedup").mkdir()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "dedup" / "clusters.parquet", row_group_size=7)
     (tmp_path / "stats.json").write_text("{}")
-    [c] = D.clusters(D.load_run(tmp_path), top=5)
+    [c] = Sm.clusters(D.load_run(tmp_path), top=5)
     assert dict(c.sizes) == {s: sizes.count(s) for s in set(sizes)}
     assert c.removed == sum(s - 1 for s in sizes)
     want = sorted(range(60), key=lambda i: (-sizes[i], i))[:5]
     assert [r["keeper"] for r in c.largest] == [f"k{i}" for i in want]
-    assert D.keepers(D.load_run(tmp_path), {"r7.0", "nope"}) == {"r7.0": "k7"}
+    assert Sm.keepers(D.load_run(tmp_path), {"r7.0", "nope"}) == {"r7.0": "k7"}
 
 
 def test_run_with_report_flag_writes_the_report(tmp_path: Path, data_dir: Path) -> None:
@@ -226,12 +250,12 @@ stages:
     r = CliRunner().invoke(main, ["run", "--report", str(p)])
     assert r.exit_code == 0, r.output
     run = D.load_run(tmp_path / "out")
-    samples = D.kept_samples(run, per_source=3, seed=0)  # what the report shows by default
+    samples = Sm.kept_samples(run, per_source=3, seed=0)  # what the report shows by default
     assert list(samples) == ["wiki"] and len(samples["wiki"]) == 3
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert all(esc(rec["id"]) in page for rec in samples["wiki"]) and '<section id="shards">' not in page
-    assert D.kept_samples(run, per_source=3, seed=0) == samples  # the seed decides
-    assert D.kept_samples(run, per_source=3, seed=1) != samples
+    assert Sm.kept_samples(run, per_source=3, seed=0) == samples  # the seed decides
+    assert Sm.kept_samples(run, per_source=3, seed=1) != samples
 
 
 def _run(tmp_path: Path, text: str, *args: str) -> Path:
@@ -260,7 +284,7 @@ stages:
     assert all(r.tokens is None for r in rows)
     _, kept, _ = D.length_histograms(run)
     assert sum(kept.values()) == rows[-1].total_docs  # c4 after gopher + wiki as written
-    assert D.documents_dir(run) == out / "kept_v1" and set(D.kept_samples(run, 1)) == {"c4", "wiki"}
+    assert Sm.documents_dir(run) == out / "kept_v1" and set(Sm.kept_samples(run, 1)) == {"c4", "wiki"}
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "no tokenize stage" in page and "<h3>Tokens</h3>" not in page and "could not be built" not in page
 
