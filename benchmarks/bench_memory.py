@@ -1,0 +1,104 @@
+"""Memory and driver work at 1x, 4x and 16x the input (issue 14, part 4 and part 1).
+
+The same pipeline as bench_scale.py (langid -> Gopher -> C4 -> FineWeb -> minhash_dedup ->
+write -> mix -> tokenize) on generated JSONL (halves of two real web documents, see
+bench_scale.write_corpus) in a fixed number of files, so each task's input grows with
+the scale: a task that streams keeps its peak RSS flat. Each scale runs once on 2 local
+workers, with the executor's profile on: every task's own peak RSS (reset before it
+starts, read after it ends, in its worker) per kind of task (phase tasks, the dedup
+band merges, the pack's count / scatter / gather, ...), the driver's peak RSS and CPU
+seconds (sampled from /proc), and the driver's CPU per task and per input MB.
+
+    .venv/bin/python benchmarks/bench_memory.py [--base-mb 4] [--files 4] [--quick]
+Writes benchmarks/results/memory.md (memory-quick.md with --quick).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scale import RESULTS, load_average, run_measured, write_corpus, write_pipeline  # noqa: E402
+
+SCALES = (1, 4, 16)
+
+
+def per_kind(profile: dict[str, Any]) -> dict[str, tuple[int, int, float]]:
+    """fn name -> (tasks, max peak RSS bytes, seconds) over every map call of that function."""
+    out: dict[str, tuple[int, int, float]] = {}
+    for c in profile["calls"]:
+        n, rss, secs = out.get(c["fn"], (0, 0, 0.0))
+        out[c["fn"]] = (n + len(c["task_rss"]), max([rss, *c["task_rss"]]), secs + sum(c["task_seconds"]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--base-mb", type=float, default=None, help="input at 1x (default 4, quick 1)")
+    ap.add_argument("--files", type=int, default=4, help="input files (= phase tasks) at every scale")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    base = args.base_mb if args.base_mb is not None else (1 if args.quick else 4)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_memory-"))
+    rows = []
+    for k in SCALES:
+        inp = work / f"x{k}"
+        files = write_corpus(inp / "gen", mb=base * k, files=args.files)
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        pipeline = write_pipeline(work / f"x{k}.yaml", inp=inp, out=work / f"out-x{k}",
+                                  executor="{kind: local, workers: 2, task_bytes: 1125899906842624}",
+                                  sources=["gen"])
+        row = run_measured(pipeline, work / f"out-x{k}", work, f"x{k}")
+        row.update(scale=k, mb=mb, kinds=per_kind(row["profile"]))
+        rows.append(row)
+        shutil.rmtree(work / f"out-x{k}", ignore_errors=True)
+    text = report(rows, files=args.files, command=" ".join(["benchmarks/bench_memory.py", *sys.argv[1:]]))
+    (RESULTS / ("memory-quick.md" if args.quick else "memory.md")).write_text(text)
+    print(text)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(rows: list[dict[str, Any]], *, files: int, command: str) -> str:
+    mb = lambda b: f"{b / 1e6:,.0f}"  # noqa: E731
+    lines = [
+        "# Memory and driver work at 1x, 4x, 16x the input", "",
+        f"Produced by `{command}` (load at the end {load_average()}). Generated JSONL in {files} files at every "
+        "scale (so each phase task reads 16x more at 16x), 2 local workers, the bench_scale pipeline. Peak RSS "
+        "per task: reset before the task, read after it, in its worker (VmHWM); the driver's from /proc samples "
+        "every 0.25 s.", "",
+        "| scale | input MB | wall s | driver CPU s | driver CPU s per input MB | driver peak RSS MB | "
+        "max task peak RSS MB | map tasks | load at start |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        drv = r["roles"]["driver"]
+        lines.append(f"| {r['scale']}x | {r['mb']:.0f} | {r['wall']:.1f} | {drv['cpu']:.1f} | "
+                     f"{drv['cpu'] / r['mb']:.3f} | {mb(drv['rss'])} | {mb(r['profile']['task_peak_rss'])} | "
+                     f"{r['profile']['tasks']} | {r['load']} |")
+    kinds = sorted({k for r in rows for k in r["kinds"]})
+    lines += ["", "Peak RSS (MB) of the largest task of each kind, and its count, per scale:", "",
+              "| task kind | " + " | ".join(f"{r['scale']}x peak MB (tasks)" for r in rows) + " |",
+              "|---|" + "---:|" * len(rows)]
+    for k in kinds:
+        cells = []
+        for r in rows:
+            n, rss, _ = r["kinds"].get(k, (0, 0, 0.0))
+            cells.append(f"{mb(rss)} ({n})" if n else "-")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    first, last = rows[0], rows[-1]
+    grow = lambda a, b: b / a if a else float("nan")  # noqa: E731
+    lines += ["", f"From 1x to {last['scale']}x: input x{grow(first['mb'], last['mb']):.1f}; driver peak RSS "
+              f"x{grow(first['roles']['driver']['rss'], last['roles']['driver']['rss']):.2f}; largest task peak RSS "
+              f"x{grow(first['profile']['task_peak_rss'], last['profile']['task_peak_rss']):.2f}; driver CPU "
+              f"x{grow(first['roles']['driver']['cpu'], last['roles']['driver']['cpu']):.2f}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
