@@ -58,7 +58,7 @@ def test_empty_page_is_a_reason_not_a_document() -> None:
 
 
 def test_process_isolation_kills_a_stuck_page_and_recovers(tmp_path, monkeypatch) -> None:
-    from test_html import never_ending_extractor  # the real child, stuck on one marked page
+    from tests.readers.test_html import never_ending_extractor  # the real child, stuck on one marked page
 
     never_ending_extractor(tmp_path, monkeypatch)
     ex = HtmlExtractor(ExtractOptions(extract_timeout=3.0))  # process isolation
