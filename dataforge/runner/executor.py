@@ -60,14 +60,19 @@ def _peak_rss(reset: bool = False) -> int:
         return 0
 
 
-def timed_call(fn: Callable[..., Any], args: tuple[Any, ...], *, rss: bool = True) -> tuple[float, int, Any]:
-    """``fn(*args)``, with the seconds it took and the worker's peak RSS during it (the peak is
-    reset first, so it is this task's; ``rss=False`` in the driver, whose own peak must stay)."""
+#: what one task cost where it ran: (wall seconds, CPU seconds, peak RSS bytes)
+Measure = tuple[float, float, int]
+
+
+def timed_call(fn: Callable[..., Any], args: tuple[Any, ...], *, rss: bool = True) -> tuple[Measure, Any]:
+    """``fn(*args)``, with its wall and CPU seconds and the worker's peak RSS during it (the
+    peak is reset first, so it is this task's; ``rss=False`` in the driver, whose own peak
+    must stay). CPU seconds do not grow when other jobs share the machine; wall seconds do."""
     if rss:
         _peak_rss(reset=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fn(*args)
-    return time.perf_counter() - t0, _peak_rss() if rss else 0, result
+    return (time.perf_counter() - t0, time.process_time() - c0, _peak_rss() if rss else 0), result
 
 
 @dataclass
@@ -75,6 +80,7 @@ class MapCall:
     fn: str
     wall: float  # seconds the driver spent inside this map call
     task_seconds: list[float]  # each task's own seconds in its worker, in argument order
+    task_cpu: list[float]  # each task's CPU seconds in its worker
     task_rss: list[int]  # each task's peak RSS in its worker, bytes (0: not measured)
     batches: int = 0  # Ray: remote calls made (several small tasks per call)
 
@@ -97,10 +103,11 @@ class ExecutorProfile:
     shutdown: float = 0.0  # seconds to stop it (Ray: shutdown of an instance it started)
     reported: bool = False
 
-    def add(self, fn: Callable[..., Any], wall: float, tasks: list[tuple[float, int]], *, batches: int = 0) -> None:
-        """One map call: its wall time and (seconds, peak RSS) of each task."""
+    def add(self, fn: Callable[..., Any], wall: float, tasks: list[Measure], *, batches: int = 0) -> None:
+        """One map call: its wall time and what each task cost."""
         self.calls.append(MapCall(fn=getattr(fn, "__qualname__", repr(fn)), wall=wall,
-                                  task_seconds=[round(t, 6) for t, _ in tasks], task_rss=[r for _, r in tasks],
+                                  task_seconds=[round(t, 6) for t, _, _ in tasks],
+                                  task_cpu=[round(c, 6) for _, c, _ in tasks], task_rss=[r for _, _, r in tasks],
                                   batches=batches))
 
     def summary(self) -> dict[str, Any]:
@@ -110,6 +117,7 @@ class ExecutorProfile:
                 "batches": sum(c.batches for c in self.calls),
                 "wall": round(time.perf_counter() - self.started, 3), "wall_in_map": round(in_map, 3),
                 "task_seconds": round(sum(sum(c.task_seconds) for c in self.calls), 3),
+                "task_cpu": round(sum(sum(c.task_cpu) for c in self.calls), 3),
                 "task_peak_rss": max((max(c.task_rss, default=0) for c in self.calls), default=0),
                 "driver_cpu": round(time.process_time() - self.cpu_started, 3),
                 "startup": round(self.startup, 3), "shutdown": round(self.shutdown, 3)}
@@ -193,19 +201,18 @@ class LocalExecutor:
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callback | None = None) -> list[Any]:
         t0 = time.perf_counter()
-        measured: list[tuple[float, int]] = [(0.0, 0)] * len(args)
+        measured: list[Measure] = [(0.0, 0.0, 0)] * len(args)
         try:
             return self._map(fn, args, on_done, measured)
         finally:
             self.profile.add(fn, time.perf_counter() - t0, measured)
 
     def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], on_done: Callback | None,
-             measured: list[tuple[float, int]]) -> list[Any]:
+             measured: list[Measure]) -> list[Any]:
         results: list[Any] = [None] * len(args)
         if self.workers == 1 or len(args) <= 1:
             for i, a in enumerate(args):
-                secs, rss, results[i] = timed_call(fn, a, rss=False)  # inline, in the driver
-                measured[i] = (secs, rss)
+                measured[i], results[i] = timed_call(fn, a, rss=False)  # inline, in the driver
                 if on_done:
                     on_done(i, results[i])
             return results
@@ -221,8 +228,7 @@ class LocalExecutor:
                 for fut in done:
                     i = futures[fut]
                     try:
-                        secs, rss, results[i] = fut.result()
-                        measured[i] = (secs, rss)
+                        measured[i], results[i] = fut.result()
                     except BrokenProcessPool:
                         # every task in flight sees the break, not only the one that caused it
                         attempts[i] += 1
@@ -235,8 +241,7 @@ class LocalExecutor:
                             len(todo) + len(suspects))
                 self._shutdown()
             for i in sorted(suspects):  # alone in a process of its own: a death now is its own
-                secs, rss, results[i] = self._isolated(fn, args[i], i)
-                measured[i] = (secs, rss)
+                measured[i], results[i] = self._isolated(fn, args[i], i)
                 if on_done:
                     on_done(i, results[i])
             todo.sort()

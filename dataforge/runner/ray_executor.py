@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataforgeError
-from .executor import ExecutorProfile, TaskFailed, timed_call, worker_env
+from .executor import ExecutorProfile, Measure, TaskFailed, timed_call, worker_env
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,8 @@ MAX_BATCH = 256
 CALLS_PER_CPU = 2
 
 
-def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[float, int, Any]]:
-    """In a Ray worker: ``fn(*args)`` for each args of the batch, with its seconds and peak RSS."""
+def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[Measure, Any]]:
+    """In a Ray worker: ``fn(*args)`` for each args of the batch, with what it cost (timed_call)."""
     worker_env()
     return [timed_call(fn, a) for a in batch]
 
@@ -122,7 +122,7 @@ class RayExecutor:
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
         t0 = time.perf_counter()
-        measured: list[tuple[float, int]] = [(0.0, 0)] * len(args)
+        measured: list[Measure] = [(0.0, 0.0, 0)] * len(args)
         calls = [0]
         try:
             return self._map(fn, args, on_done, measured, calls)
@@ -130,7 +130,7 @@ class RayExecutor:
             self.profile.add(fn, time.perf_counter() - t0, measured, batches=calls[0])
 
     def _map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
-             on_done: Callable[[int, Any], None] | None, measured: list[tuple[float, int]],
+             on_done: Callable[[int, Any], None] | None, measured: list[Measure],
              calls: list[int]) -> list[Any]:
         ray = self._ray
         fn_ref = ray.put(fn)  # exported once per map call, not once per batch
@@ -149,9 +149,9 @@ class RayExecutor:
                 done, _ = ray.wait(list(inflight), num_returns=1)
                 for ref in done:
                     idx = inflight.pop(ref)
-                    for i, (secs, rss, result) in zip(idx, self._get(ref, idx)):
-                        measured[i], results[i] = (secs, rss), result
-                        timed, spent = timed + 1, spent + secs
+                    for i, (cost, result) in zip(idx, self._get(ref, idx)):
+                        measured[i], results[i] = cost, result
+                        timed, spent = timed + 1, spent + cost[0]
                         if on_done:
                             on_done(i, result)
         except BaseException:
@@ -159,7 +159,7 @@ class RayExecutor:
             raise
         return results
 
-    def _get(self, ref: Any, idx: range) -> list[tuple[float, int, Any]]:
+    def _get(self, ref: Any, idx: range) -> list[tuple[Measure, Any]]:
         ray = self._ray
         try:
             return ray.get(ref)

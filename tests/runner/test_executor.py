@@ -22,11 +22,11 @@ def _grow(mb: int) -> int:
 
 def test_timed_call_measures_the_task_own_peak(tmp_path: Path) -> None:
     _grow(64)  # this process's peak is now at least 64 MB above its base
-    secs, small, n = timed_call(_grow, (1,))
-    assert n == 1 << 20 and secs >= 0
-    _, big, _ = timed_call(_grow, (96,))
+    (secs, cpu, small), n = timed_call(_grow, (1,))
+    assert n == 1 << 20 and secs >= 0 and cpu >= 0
+    (_, _, big), _ = timed_call(_grow, (96,))
     assert big - small > 80 << 20  # the 96 MB task's peak, not the earlier 64 MB one
-    assert timed_call(_grow, (1,), rss=False)[1] == 0  # the driver's own peak is left alone
+    assert timed_call(_grow, (1,), rss=False)[0][2] == 0  # the driver's own peak is left alone
 
 
 def test_local_profile_records_every_task_and_is_written_at_close(tmp_path: Path,
@@ -41,7 +41,8 @@ def test_local_profile_records_every_task_and_is_written_at_close(tmp_path: Path
         ex.close()
     data = json.loads(target.read_text())
     assert [c["fn"] for c in data["calls"]] == ["basename", "_grow"]
-    assert len(data["calls"][0]["task_seconds"]) == 5 and data["tasks"] == 7
+    assert len(data["calls"][0]["task_seconds"]) == 5 and len(data["calls"][0]["task_cpu"]) == 5
+    assert data["tasks"] == 7
     small, big = data["calls"][1]["task_rss"]
     assert big - small > 30 << 20  # per task, measured in the worker
     assert data["wall_in_map"] <= data["wall"] and data["driver_cpu"] >= 0
