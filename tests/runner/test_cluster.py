@@ -9,7 +9,10 @@ Every process is torn down even when the test fails: the nodes by their process 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +34,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install 'dataforge[test]')")
 s3fs = pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'dataforge[test]')")
 
-RAY = str(Path(sys.executable).with_name("ray"))
+RAY = next((str(p) for p in (Path(sys.executable).with_name("ray"),) if p.exists()), shutil.which("ray"))
+if RAY is None:
+    pytest.skip("the 'ray' command is not on PATH", allow_module_level=True)
 NODE_IPS = ("127.0.0.2", "127.0.0.3")  # loopback, one per node: Ray maps 127.0.0.1 to the host's real address
 KEY = SECRET = "testing"  # moto accepts any credentials
 
@@ -115,6 +120,7 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[str]]]:
     finally:
         for t in reversed(temps):
             _stop_node(t)
+            shutil.rmtree(t, ignore_errors=True)
 
 
 @pytest.fixture
@@ -166,9 +172,6 @@ def test_two_node_cluster_on_an_object_store_matches_a_local_run(tmp_path: Path,
     want = [(p.name, e["sha256"]) for p, e in manifest_shards(tmp_path / "local")]
     assert len(want) > 3
     fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, endpoint_url=endpoint, skip_instance_cache=True)
-    import hashlib
-    import json
-
     manifest = json.loads(fs.cat("corpus/out/manifest.json"))
     got = [(s["path"], hashlib.sha256(fs.cat(f"corpus/out/shards/{s['path']}")).hexdigest()) for s in manifest["shards"]]
     assert got == want  # every shard, re-hashed from the object store
