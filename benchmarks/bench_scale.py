@@ -265,6 +265,60 @@ def shard_sums(out: Path) -> list[tuple[str, str]]:
     return sums
 
 
+# ---- Ray's cost per task, before and after batching ------------------------------------------
+BEFORE = "d5fd2d6"  # the commit before reused warm workers and batching (dataforge/runner/ray_executor.py)
+
+
+def _cpu_task(ms: float) -> tuple[Any, ...]:
+    """Arguments of ``statistics.pvariance`` (pure-Python stdlib: every worker imports it by
+    name, old executor included) that take about ``ms`` milliseconds of CPU here."""
+    import statistics
+
+    t0 = time.process_time()
+    statistics.pvariance(range(20_000))
+    per = (time.process_time() - t0) / 20_000
+    return (range(max(1, int(ms / 1e3 / per))),)
+
+
+def ray_overhead(n: int) -> dict[str, dict[str, float]]:
+    """Seconds per task of ``n`` trivial tasks and of ``n // 10`` 5 ms tasks: the local pool,
+    Ray before (one remote call per task, from git ``BEFORE``) and after, all warm."""
+    import importlib.util
+    import posixpath
+    import statistics
+
+    from dataforge.runner.executor import LocalExecutor
+    from dataforge.runner.ray_executor import RayExecutor
+
+    src = subprocess.run(["git", "show", f"{BEFORE}:dataforge/runner/ray_executor.py"], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout.replace("from ..errors", "from dataforge.errors")
+    old_path = Path(tempfile.mkdtemp()) / "ray_executor_before.py"
+    old_path.write_text(src.replace("from .executor import", "from dataforge.runner.executor import"))
+    spec = importlib.util.spec_from_file_location("ray_executor_before", old_path)
+    old = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(old)
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    jobs = {"trivial": (posixpath.basename, [(f"d/{i}",) for i in range(n)]),
+            "5 ms": (statistics.pvariance, [_cpu_task(5.0)] * (n // 10))}
+    new = RayExecutor(address=None, num_cpus=2)
+    before = old.RayExecutor(address=None, num_cpus=2)  # joins the instance the new one started
+    local = LocalExecutor(2)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for name, ex in (("local-2", local), ("ray-2 before", before), ("ray-2 after", new)):
+            out[name] = {}
+            for kind, (fn, args) in jobs.items():
+                ex.map(fn, args[:8])  # warm: pool up, function exported
+                t0 = time.perf_counter()
+                ex.map(fn, args)
+                out[name][kind] = (time.perf_counter() - t0) / len(args)
+    finally:
+        local.close()
+        new.close()
+    return out
+
+
 # ---- Amdahl -------------------------------------------------------------------------------------
 def makespan(tasks: list[float], n: int) -> float:
     """Longest-first greedy packing of the tasks onto ``n`` workers: when the last one ends."""
@@ -309,6 +363,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=list(EXECUTORS))
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
     ap.add_argument("--report-only", action="store_true", help="write the report from --work's finished runs")
+    ap.add_argument("--overhead-tasks", type=int, default=2000, help="trivial tasks per executor (0 = skip)")
     args = ap.parse_args()
     mb = args.mb if args.mb is not None else (20 if args.quick else 100)
     big_mb = args.big_mb if args.big_mb is not None else (100 if args.quick else 1000)
@@ -325,7 +380,7 @@ def main() -> None:
     big: dict[str, dict[str, Any]] = done["big"]
 
     def save() -> None:
-        saved.write_text(json.dumps({"rows": rows, "big": big}, default=str))
+        saved.write_text(json.dumps({**done, "rows": rows, "big": big}, default=str))
 
     for name in [] if args.report_only else args.only:
         if name in rows:
@@ -348,9 +403,12 @@ def main() -> None:
             big[label]["sums"] = shard_sums(work / f"out-big-{label}")
             shutil.rmtree(work / f"out-big-{label}", ignore_errors=True)
             save()
+    if args.overhead_tasks and "overhead" not in done and not args.report_only:
+        done["overhead"] = ray_overhead(args.overhead_tasks)
+        saved.write_text(json.dumps(done, default=str))
     if not rows:
         raise SystemExit(f"no finished runs in {work}")
-    text = report(rows, big, n_files=len(files), in_bytes=in_bytes, amdahl_rows=amdahl(rows["local-1"])
+    text = report(rows, big, overhead=done.get("overhead"), n_files=len(files), in_bytes=in_bytes, amdahl_rows=amdahl(rows["local-1"])
                   if "local-1" in rows else [], command=" ".join(["benchmarks/bench_scale.py", *sys.argv[1:]]))
     dest = RESULTS / ("scale-quick.md" if args.quick else "scale.md")
     dest.write_text(text)
@@ -369,7 +427,8 @@ def _phase0_tasks(row: dict[str, Any]) -> int:
     return next((len(c["task_seconds"]) for c in row["profile"]["calls"] if c["fn"] == "run_task"), 0)
 
 
-def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, n_files: int, in_bytes: int,
+def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: dict[str, Any] | None, n_files: int,
+           in_bytes: int,
            amdahl_rows: list[dict[str, float]], command: str) -> str:
     lines = [
         "# Scale: local executor (1 and 2 workers) vs Ray on 2 CPUs, serial share, Amdahl, one big file", "",
@@ -445,6 +504,14 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, n_files: int
                          f"{r['load']} |")
         lines += ["", f"Split / whole speedup: **{big['whole']['wall'] / big['split']['wall']:.2f}**; shards "
                   f"identical: **{'yes' if big['split']['sums'] == big['whole']['sums'] else 'NO'}**.", ""]
+    if overhead:
+        lines += ["## Ray's cost per task, before and after (warm executors, same Ray instance)", "",
+                  f"Before = `dataforge/runner/ray_executor.py` at {BEFORE} (one remote call per task); after = "
+                  "batches sized from the measured task seconds. Milliseconds per task, wall.", "",
+                  "| executor | trivial task ms | 5 ms CPU task ms |", "|---|---:|---:|"]
+        for name, kinds in overhead.items():
+            lines.append(f"| {name} | {kinds['trivial'] * 1e3:.3f} | {kinds['5 ms'] * 1e3:.2f} |")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataforgeError
@@ -61,6 +62,15 @@ def warm_worker() -> int:
     for table in (registry.STAGES, registry.READERS):
         registry.available(table)
     return os.getpid()
+
+
+def sees_folder(path: str) -> tuple[str, bool]:
+    """In a Ray worker: (this node's address, whether ``path`` is a folder here)."""
+    import os
+
+    import ray
+
+    return ray.util.get_node_ip_address(), os.path.isdir(path)
 
 
 def batch_size(*, per_task: float | None, remaining: int, cpus: int) -> int:
@@ -118,6 +128,23 @@ class RayExecutor:
         warm = self._ray.remote(warm_worker).options(num_cpus=self.cpus_per_task, max_retries=0,
                                                      scheduling_strategy="SPREAD")
         return [warm.remote() for _ in range(self.slots)]
+
+    def check_shared(self, folder: str | Path) -> None:
+        """Refuse to run when a node of the cluster does not see ``folder`` (the output or
+        staging folder, which tasks write and the next phase reads): one call pinned to
+        each alive node."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        ray = self._ray
+        probe = ray.remote(sees_folder)
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+        refs = [probe.options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
+            n["NodeID"], soft=False)).remote(str(folder)) for n in nodes]
+        blind = sorted(ip for ip, seen in ray.get(refs) if not seen)
+        if blind:
+            raise ConfigError(f"{folder}: not visible on Ray node(s) {', '.join(blind)}; tasks write there and the "
+                              "next phase reads it: put the output (or, for an object-store output, the "
+                              "staging: folder) on a file system every node mounts at the same path")
 
     def map(self, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]],
             on_done: Callable[[int, Any], None] | None = None) -> list[Any]:

@@ -179,3 +179,14 @@ def test_two_node_cluster_on_an_object_store_matches_a_local_run(tmp_path: Path,
     assert not fs.exists("corpus/out/_work")  # scratch stays in staging
     calls = [_task_calls(t) for t in temps]
     assert all(n > 0 for n in calls), f"tasks did not run on both nodes (calls per node: {calls})"
+
+    from dataforge.errors import ConfigError
+    from dataforge.runner.ray_executor import RayExecutor
+
+    ex = RayExecutor(address=address, warm=False)
+    try:
+        ex.check_shared(tmp_path / "staging")  # both nodes see it (one machine)
+        with pytest.raises(ConfigError, match=r"not visible on Ray node\(s\) 127\.0\.0\.2, 127\.0\.0\.3"):
+            ex.check_shared(tmp_path / "nowhere")
+    finally:
+        ex.close()
