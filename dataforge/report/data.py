@@ -289,7 +289,7 @@ def mixture(run: RunData) -> list[dict[str, Any]]:
     inputs = inputs if isinstance(inputs, dict) else {}
     realised_total = sum(v.get("tokens_realised", 0) for v in sources.values()) or 1
     rows = []
-    for name in run.sources:
+    for name in run.sources or list(sources):  # no counters (a damaged stats.json): the manifest's order
         v = sources.get(name)
         if v is None:
             continue

@@ -152,7 +152,7 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         cut = " (the file looks cut short)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        raise ReportError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{cut}") from exc
+        raise ReportError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}){cut}") from exc
     except RecursionError as exc:
         raise ReportError(f"{path}: JSON nested too deeply to read") from exc
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..readers.jsonl import has_lone_surrogate
 from .contamination import table_files
 from .data import RunData
 from .samples import doc_files, jsonl_records
@@ -105,6 +106,8 @@ def clusters(run: RunData, doc_id: str, damaged: list[str]) -> list[tuple[str, s
     import pyarrow.parquet as pq
 
     out: list[tuple[str, str, dict[str, Any]]] = []
+    if has_lone_surrogate(doc_id):
+        return out  # Parquet strings are UTF-8: an id with a lone surrogate cannot be in one
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
         try:
             pf = pq.ParquetFile(path)
@@ -162,6 +165,8 @@ def _parquet_docs(path: Path, doc_id: str, damaged: list[str]) -> Iterator[dict[
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    if has_lone_surrogate(doc_id):
+        return
     try:
         pf = pq.ParquetFile(path)
         cols = [c for c in ("id", "source", "meta") if c in pf.schema_arrow.names]

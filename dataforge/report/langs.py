@@ -52,13 +52,19 @@ def language_funnel(run: RunData) -> list[LangRow]:
     return rows
 
 
+def first_seen(rows: list[LangRow]) -> dict[str, int]:
+    """Each language's documents where it first appears (into or out of a stage), so a
+    language a stage dropped entirely still has its column."""
+    first: dict[str, int] = {}
+    for r in rows:
+        for lang in sorted(set(r.lang_in) | set(r.langs)):
+            first.setdefault(lang, max(r.lang_in.get(lang, 0), r.langs.get(lang, 0)))
+    return first
+
+
 def top_languages(rows: list[LangRow], n: int = 8) -> list[str]:
     """The ``n`` languages with the most documents where they first appear (ties by name)."""
-    first: Counter[str] = Counter()
-    for r in rows:
-        for lang, v in r.langs.items():
-            first.setdefault(lang, v)
-    return [lang for lang, _ in sorted(first.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+    return [lang for lang, _ in sorted(first_seen(rows).items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
 def language_losses(run: RunData) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from ..stats import LOGIT_BINS, UNIT_BINS, logit_bin_edge
 from . import data as D
 from .contamination import contamination as read_contamination
 from .html import Raw, compact, pct, table, warn
-from .langs import language_funnel, language_losses, loss_text, top_languages
+from .langs import first_seen, language_funnel, language_losses, loss_text, top_languages
 from .samples import clusters
 from .svg import DROPPED, KEPT, esc, fmt_int, grouped_hbars, histogram, stacked_hbars
 
@@ -128,7 +128,7 @@ def _language_funnel(run: D.RunData) -> str:
     if not rows:
         return ""
     langs = top_languages(rows)
-    other = any(set(r.langs) - set(langs) for r in rows)
+    other = any(set(r.langs) - set(langs) for r in rows)  # languages past the top 8, summed
     none = any(r.none for r in rows)
     lost = {(x["stage"], x["lang"]) for x in language_losses(run)}
     series = langs + (["other"] if other else []) + (["no language"] if none else [])
@@ -137,13 +137,13 @@ def _language_funnel(run: D.RunData) -> str:
         v = [r.langs.get(lang, 0) for lang in langs]
         return v + ([sum(n for k, n in r.langs.items() if k not in langs)] if other else []) + ([r.none] if none else [])
 
-    first = {lang: next((r.langs[lang] for r in rows if lang in r.langs), 0) for lang in langs}
+    first = first_seen(rows)
     grid = []
     for r in rows:
         cells: list[Any] = [r.label]
         for lang in langs:
             n = r.langs.get(lang, 0)
-            share = f" <small>{esc(pct(n, first[lang]))}</small>" if first[lang] and n != first[lang] else ""
+            share = f" <small>{esc(pct(n, first[lang]))}</small>" if first.get(lang) and n != first[lang] else ""
             mark = ' class="lost" title="the run warned: this stage dropped most of this language"' \
                 if (r.label, lang) in lost else ""
             cells.append(Raw(f"<span{mark}>{esc(fmt_int(n))}</span>{share}"))

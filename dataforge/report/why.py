@@ -81,6 +81,7 @@ def ids_by_url(out: str | Path, url: str) -> list[str]:
 def trace_run(run: RunData, doc_id: str) -> Trace:
     t = Trace(id=doc_id, verdict="not_found", summary="")
     damaged = t.damaged
+    damaged.extend(run.problems.values())  # a damaged manifest costs the input files' names, not the trace
     m = _FALLBACK.match(doc_id)
     prefix = None
     if m and m["source"] in run.sources:
@@ -166,7 +167,9 @@ def _verdict(run: RunData, t: Trace, writes: list[tuple[str | None, Path]], samp
         t.verdict, t.summary = "not_found", (
             f"no record of {t.id!r} in {run.out}: no rejected sample, duplicate cluster, contamination row"
             + (" or written document" if writes else "") + " has this id, and it is not a source/file:line id of "
-            "an input of this run (check the id; documents with an id field keep that id)")
+            "an input of this run (check the id; documents with an id field keep that id)"
+            + ("" if writes else "; this pipeline has no write stage, so a kept document leaves no record "
+               "(add `- write: {}` to keep them)"))
         t.notes.append(how)
         return
     last = max(kept, key=pos)

@@ -29,6 +29,13 @@ ENGLISH = (
     "storms that shaped the coast. Local guides say that the quiet months of autumn are the best "
     "time to explore the hidden coves and the walking paths that follow the shore. "
 )
+ENGLISH_2 = (
+    "The library on the hill keeps old maps of the valley, drawn by surveyors who walked every "
+    "road and river a century ago. Students come in the winter to read them by the window, and "
+    "the librarian explains how the towns grew along the railway and how the forests were cut "
+    "back to make room for farms. On Saturdays there is a reading group that meets in the back "
+    "room to discuss novels about the region, and children draw their own maps of the garden. "
+)
 GERMAN = (
     "Die kleine Stadt am Hafen erwacht im Sommer sehr früh. Die Fischerboote fahren vor dem "
     "Sonnenaufgang hinaus und kehren mit dem Fang des Morgens zurück, der am Kai verkauft wird. "
@@ -42,6 +49,7 @@ CONTROLS = "\x9b31m\x9d8;;http://evil.example/\x9c\x85 \u202egnp.exe\u202c \u206
 CONTROL_ID = "controls-\x9b2J-\u202eid"
 ARC = REPO / "data" / "benchmarks" / "arc_challenge.jsonl"
 CONTAMINATED_ID = "planted-contaminated"
+NEAR_COPY_ID = "planted-near-copy"
 
 
 def arc_item(n: int = 0) -> str:
@@ -54,9 +62,11 @@ def hostile_docs() -> list[dict[str, str]]:
     kept = ENGLISH + " ".join(PAYLOADS) + " " + ENGLISH
     dropped = GERMAN + " ".join(PAYLOADS) + " " + GERMAN  # langid drops it: wrong_language
     return [{"id": HOSTILE_ID, "text": kept}, {"id": "planted-german", "text": dropped},
-            {"id": CONTROL_ID, "text": ENGLISH + CONTROLS + " " + ENGLISH},
+            {"id": CONTROL_ID, "text": ENGLISH_2 + CONTROLS + " " + ENGLISH_2},  # kept: into the shards
             # decontaminate drops it: it holds ARC-Challenge test item 0
-            {"id": CONTAMINATED_ID, "text": ENGLISH + arc_item(0) + " " + ENGLISH}]
+            {"id": CONTAMINATED_ID, "text": ENGLISH + arc_item(0) + " " + ENGLISH},
+            # minhash_dedup drops it as a near copy of CONTROL_ID (ties keep the smaller id)
+            {"id": NEAR_COPY_ID, "text": ENGLISH_2 + "A few words differ here. " + ENGLISH_2}]
 
 
 @pytest.fixture(scope="session")
