@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .stage import Params, Step
+from .stage import AnyParams, Params, Step
 from .tokenize.hashing import HIST_BINS, hash_bin, units
 
 
@@ -42,6 +42,12 @@ class MixParams(Params):
     # sampling unit for long documents (a book is sampled in pieces of this many tokens)
     piece_tokens: int = Field(4096, ge=16, le=1 << 30)
 
+    @model_validator(mode="after")
+    def _some_weight(self) -> "MixParams":
+        if self.weights is not None and sum(self.weights.values()) <= 0:
+            raise ValueError("weights sum to 0: nothing would be sampled; give at least one source a weight above 0")
+        return self
+
 
 class Mix(Step[MixParams]):
     """Declares the mixture: ``tokenize``'s reduce plans it from the tasks' token counts and
@@ -50,9 +56,10 @@ class Mix(Step[MixParams]):
     Params: ClassVar[type[Params]] = MixParams
 
     @classmethod
-    def check_inputs(cls, params: Params, inputs: list[Any]) -> list[tuple[str, str]]:
+    def check_inputs(cls, params: AnyParams, inputs: list[Any]) -> list[tuple[str, str]]:
         """Static checks against the inputs (keys are dotted paths in the pipeline file)."""
-        assert isinstance(params, MixParams)
+        if not isinstance(params, MixParams):
+            return []
         names = [i.name for i in inputs]
         out: list[tuple[str, str]] = []
         if params.weights is not None:
@@ -156,8 +163,9 @@ class MixInputs:
 
 
 def _weights(inputs: MixInputs, params: MixParams, available: dict[str, int]) -> dict[str, float]:
-    if params.temperature is not None:
-        raw = {s: (n ** params.temperature if n > 0 else 0.0) for s, n in available.items()}
+    if params.temperature is not None:  # n^alpha relative to the largest source's: no overflow at any alpha
+        top = max((n for n in available.values() if n > 0), default=1)
+        raw = {s: ((n / top) ** params.temperature if n > 0 else 0.0) for s, n in available.items()}
     elif params.weights is not None:
         raw = {s: float(params.weights.get(s, 0.0)) for s in available}
     else:

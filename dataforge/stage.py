@@ -158,6 +158,8 @@ def safe_name(name: str) -> str:
 
 
 P = TypeVar("P", bound=Params)
+#: the base class under another name: inside a step's class body, ``Params`` is its own attribute
+AnyParams = Params
 
 
 class Step(Generic[P]):
@@ -170,7 +172,7 @@ class Step(Generic[P]):
     rewrites_text: ClassVar[bool] = False
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
         """Problems the pipeline file can be refused for before any work starts, beyond
         the Params types: e.g. a model or list file that does not exist. Returns
         ``(option name, message)`` pairs; the config loader adds file:line."""

@@ -170,9 +170,12 @@ class Stats:
         self.counts[stage][source][key] += n
 
     def get(self, stage: str, key: str, source: str | None = None) -> float:
-        per_source = self.counts.get(stage, {})
+        per_source = self.counts.get(stage)
+        if per_source is None:
+            return 0
         if source is not None:
-            return per_source.get(source, {}).get(key, 0)
+            keys = per_source.get(source)
+            return keys.get(key, 0) if keys is not None else 0
         return sum(c.get(key, 0) for c in per_source.values())
 
     def merge(self, other: "Stats") -> None:

@@ -188,9 +188,9 @@ def print_stats(con: Console, stats: Stats) -> None:
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])
         why = ", ".join(f"{r} {int(v):,}" for r, v in reasons[:4]) + (" ..." if len(reasons) > 4 else "")
-        row = stats.row(label)
-        if not tot and row is not None:
-            why = notes.get(row["kind"], "")
+        info = stats.row(label)
+        if not tot and info is not None:
+            why = notes.get(info["kind"], "")
         t.add_row(cell(label), _n(tot.get("docs_in")), _n(tot.get("docs_out")), _mb(tot.get("bytes_in")),
                   _mb(tot.get("bytes_out")), f"{tot.get('seconds', 0):.2f}" if tot else "", cell(why))
     con.print(t)
@@ -228,7 +228,7 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)  # type: ignore[arg-type]
+            self.bar.stop()
 
     def event(self, ev: Event) -> None:
         if isinstance(ev, PhaseStart):

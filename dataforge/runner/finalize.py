@@ -95,15 +95,13 @@ def write_run_manifest(plan: Plan, manifest: dict[str, Any]) -> None:
 
 
 def _tokenizer(plan: Plan) -> str:
-    assert plan.pack is not None
-    return plan.pack.params.tokenizer_path
+    return plan.pack_spec().tokenizer_path
 
 
 def _manifest(plan: Plan, spec: ShardSpec, new: list[ShardInfo], result: dict[str, Any]) -> dict[str, Any]:
     base = plan.base
     mix = MixPlan.from_json(result["mix"])
-    params = plan.pack.params.tokenize if plan.pack is not None else None
-    assert params is not None
+    params = plan.pack_spec().tokenize
     run_inputs = [{"source": t.source, "path": t.path, "bytes": t.size, "version": t.version,
                    "checksum": _input_checksum(plan, t)} for t in plan.tasks if t.first_part]
     this_run = {"inputs": len(run_inputs), "sources": mix.report(result["per_source"]),

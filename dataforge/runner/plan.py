@@ -94,6 +94,13 @@ class Plan:
         """The tokenize barrier (its PackSpec), when the pipeline tokenizes."""
         return next((b for b in self.barriers if b.cls is TokenizeBarrier), None)
 
+    def pack_spec(self) -> PackSpec:
+        """The tokenize barrier's options (a pipeline with a tokenize stage only)."""
+        spec = self.pack
+        if spec is None or not isinstance(spec.params, PackSpec):
+            raise TypeError("this pipeline has no tokenize stage")
+        return spec.params
+
 
 def task_id_for(source: str, path: str, size: int, version: str, span: Span = WHOLE) -> str:
     """Readable and stable: source, file name, part, and a hash of path, size and mtime (or etag)."""
@@ -142,7 +149,9 @@ def _phases(plan: Plan) -> list[Phase]:
 
 def _final_barriers(plan: Plan, tok: StageSpec) -> list[StageSpec]:
     """tokenize (and mix) as barriers: [TrainTokenizer,] TokenizeBarrier."""
-    params: TokenizeParams = tok.params
+    params = tok.params
+    if not isinstance(params, TokenizeParams):
+        raise TypeError(f"{tok.label}: expected TokenizeParams, got {type(params).__name__}")
     out: list[StageSpec] = []
     if params.train is not None:
         train = StageSpec(name="tokenize.train", label=f"{tok.label}.train", cls=TrainTokenizer,
@@ -155,7 +164,9 @@ def _final_barriers(plan: Plan, tok: StageSpec) -> list[StageSpec]:
     else:
         assert params.tokenizer is not None  # TokenizeParams: exactly one of tokenizer / train
         tokenizer = str(Path(params.tokenizer).resolve())
-    mix: MixParams | None = plan.mix.params if plan.mix is not None else None
+    mix = plan.mix.params if plan.mix is not None else None
+    if mix is not None and not isinstance(mix, MixParams):
+        raise TypeError(f"{plan.mix.label if plan.mix else 'mix'}: expected MixParams, got {type(mix).__name__}")
     start = {split: sum(1 for s in (plan.base or {}).get("shards", []) if s["split"] == split)
              for split in ("train", "validation")}
     inputs = plan.config.inputs

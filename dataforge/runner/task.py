@@ -64,22 +64,25 @@ def _run_task(job: TaskJob) -> dict[str, Any]:
     tmp = fresh_tmp_dir(final)
     stats = Stats()
     publish = tmp / "publish"
-    ctx_base = dict(run=job.run, task_id=job.task.task_id, stats=stats, task_dir=tmp, publish_dir=publish)
+
+    def context(label: str) -> TaskContext:
+        return TaskContext(run=job.run, task_id=job.task.task_id, label=label, stats=stats, task_dir=tmp,
+                           publish_dir=publish)
 
     stream: Iterable[Document] = _source_stream(job, stats, tmp)
     opened: list[Stage[Any]] = []
     phase = job.phase
     if phase.entry is not None:
-        entry, entry_ctx = phase.entry.cls(phase.entry.params), TaskContext(label=phase.entry.label, **ctx_base)
+        entry, entry_ctx = phase.entry.cls(phase.entry.params), context(phase.entry.label)
         stream = _instrument(lambda docs: entry.apply(docs, entry_ctx), stream, stats, phase.entry.label)
     for spec in phase.stages:
         if not spec.applies_to(job.task.source):
             continue
-        stage = spec.cls(spec.params, TaskContext(label=spec.label, **ctx_base))
+        stage = spec.cls(spec.params, context(spec.label))
         opened.append(stage)
         stream = _instrument(stage.process, stream, stats, spec.label)
     if phase.exit is not None:
-        exit_, exit_ctx = phase.exit.cls(phase.exit.params), TaskContext(label=phase.exit.label, **ctx_base)
+        exit_, exit_ctx = phase.exit.cls(phase.exit.params), context(phase.exit.label)
         stream = _instrument(lambda docs: exit_.map(docs, exit_ctx), stream, stats, phase.exit.label, count_docs=False)
 
     if job.output == "docs":

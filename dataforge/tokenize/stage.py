@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from ..document import Document
+from ..errors import DataforgeError
 from ..io import sha256_file
 from ..mix import MixInputs, MixParams, plan_mixture
-from ..stage import Barrier, Params, ReduceContext, Step, TaskContext
+from ..stage import AnyParams, Barrier, Params, ReduceContext, Step, TaskContext
 from .encode import (HIST_FILE, SAMPLE_FILE, encode_task, load_tokenizer, read_hist, read_summary, sample_task,
                      train_tokenizer, vocab_size)
 from .pack import SPLITS, count_task, gather_bucket, layout, scatter_task
@@ -84,9 +85,8 @@ class Tokenize(Step[TokenizeParams]):
     Params: ClassVar[type[Params]] = TokenizeParams
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
-        assert isinstance(params, TokenizeParams)
-        if params.tokenizer is None:
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
+        if not isinstance(params, TokenizeParams) or params.tokenizer is None:
             return []
         path = Path(params.tokenizer)
         if not path.is_file():
@@ -175,6 +175,9 @@ class TokenizeBarrier(Barrier[PackSpec]):
     def spec(self) -> ShardSpec:
         tok = load_tokenizer(self.params.tokenizer_path)
         eos = tok.token_to_id(self.params.tokenize.eos)
+        if eos is None:
+            raise DataforgeError(f"{self.params.tokenizer_path}: has no token '{self.params.tokenize.eos}' (the EOS "
+                                 "the tokenize stage appends); set tokenize.eos to one of its special tokens")
         t = self.params.tokenize
         return ShardSpec(kind="pretrain", seq_len=t.seq_len, vocab_size=vocab_size(tok), eos_id=eos, pad_id=eos,
                          tokenizer_sha256=sha256_file(self.params.tokenizer_path), packing=t.packing)
