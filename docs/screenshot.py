@@ -1,4 +1,5 @@
-"""Make docs/report.png and docs/report-distributions.png from a run's report, in headless Chromium.
+"""Make docs/report.png, docs/report-distributions.png and docs/report-languages.png from a run's
+report, in headless Chromium.
 
     python docs/screenshot.py out/pretrain_mix      # after `dataforge run` and `dataforge report`
 """
@@ -21,7 +22,8 @@ def main(out: str) -> None:
     report = (Path(out) / "report.html").resolve()
     with Chromium(exe) as c:
         c.open(report.as_uri(), width=1100, height=1400)
-        for name, selector, height in (("report.png", None, 1750), ("report-distributions.png", "#distributions", 1300)):
+        for name, selector, height in (("report.png", None, 1750), ("report-distributions.png", "#distributions", 1300),
+                                       ("report-languages.png", "#languages", 1100)):
             c.screenshot(REPO / "docs" / name, height=height, selector=selector)
             print(f"wrote docs/{name} ({(REPO / 'docs' / name).stat().st_size // 1024} KB)")
 

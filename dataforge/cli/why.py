@@ -40,6 +40,8 @@ def why(output_dir: str, doc_id: str | None, url: str | None, as_json: bool) -> 
 
     if (doc_id is None) == (url is None):
         raise ConfigError("give a document id or --url (one of them)")
+    if doc_id is not None and not doc_id.strip() or url is not None and not url.strip():
+        raise ConfigError("the document id (or --url) is empty")
     ids = [doc_id] if doc_id is not None else ids_by_url(output_dir, url or "")
     if not ids:
         click.echo(f"no document with meta.url {url!r} among the rejected samples and written documents of "

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..readers.base import READ_LABEL as READ
-from ..runner.finalize import PACK_LABEL as PACK
 from ..stats import HIST, Stats, size_bin_edge, stage_order
 from ..tokenize.shards import MANIFEST
 from .files import ReportError, load_last_run, load_manifest, load_stats_json
 
-__all__ = ["READ", "PACK", "ReportError", "FunnelRow", "RunData", "load_run", "funnel", "drop_reasons",
+__all__ = ["READ", "ReportError", "FunnelRow", "RunData", "load_run", "funnel", "drop_reasons",
            "histogram", "length_histograms", "size_label", "languages", "mixture"]
 STATS = "stats.json"
 LAST_RUN = "logs/last_run.json"
@@ -67,7 +66,12 @@ class RunData:
         row = self.stats.row(label)
         if row is not None:
             return str(row["kind"])
-        return "reader" if label == READ else ("pack" if label == PACK else None)
+        return "reader" if label == READ else ("pack" if label == _pack_label() else None)
+
+    @property
+    def pack_label(self) -> str:
+        """The pack stage's label (from the stages table; the runner's name for format-1 stats)."""
+        return self.stats.label_of("pack") or _pack_label()
 
     def applies(self, label: str, source: str) -> bool:
         """Did stage ``label`` run on ``source`` (from the stages table, else its counters)?"""
@@ -93,6 +97,13 @@ class RunData:
     def runs(self) -> int:
         """How many runs built this output (more than one in append mode)."""
         return len((self.manifest or {}).get("runs") or []) or 1
+
+
+def _pack_label() -> str:
+    # imported here: dataforge.runner imports the whole engine (0.7 s), which stats and why never need
+    from ..runner.finalize import PACK_LABEL
+
+    return PACK_LABEL
 
 
 def load_run(out: str | Path, *, require_stats: bool = False) -> RunData:
@@ -203,7 +214,7 @@ def funnel(run: RunData) -> list[FunnelRow]:
     out.append(FunnelRow(tokenize_label, {s: int(tok.get(s, {}).get("docs_in", 0)) for s in sources},
                          dict(size), {s: int(tok.get(s, {}).get("tokens", 0)) for s in sources}, True,
                          {s for s in sources if s in tok}))
-    pack = run.stats.counts.get(run.stats.label_of("pack") or PACK)
+    pack = run.stats.counts.get(run.pack_label)
     if pack:
         def both(s: str, key: str) -> int:
             return int(pack.get(s, {}).get(f"train_{key}", 0) + pack.get(s, {}).get(f"validation_{key}", 0))

@@ -101,8 +101,10 @@ def _reasons(path: Path, damaged: list[str]) -> Iterator[str]:
 
 
 def clusters(run: RunData, doc_id: str, damaged: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Clusters holding ``doc_id``: [(file, "removed" | "keeper", row without members)]."""
-    import pyarrow.compute as pc
+    """Clusters holding ``doc_id``: [(file, "removed" | "keeper", row without members)].
+
+    Columns are compared as Python lists a batch at a time: pyarrow.compute would import
+    pandas on first use (0.7 s, more than the search)."""
     import pyarrow.parquet as pq
 
     out: list[tuple[str, str, dict[str, Any]]] = []
@@ -114,22 +116,15 @@ def clusters(run: RunData, doc_id: str, damaged: list[str]) -> list[tuple[str, s
             names = [n for n in ("cluster_id", "size", "keeper", "keeper_source", "removed", "jaccard")
                      if n in pf.schema_arrow.names]
             for batch in pf.iter_batches(columns=names):
-                keeper = batch.column("keeper")
-                removed = batch.column("removed")
-                rows = [(i, "keeper") for i in pc.indices_nonzero(pc.equal(keeper, doc_id)).to_pylist()]
-                flat = pc.list_flatten(removed)
-                if len(flat):
-                    at = pc.indices_nonzero(pc.equal(flat, doc_id))
-                    parents = pc.list_parent_indices(removed)
-                    rows += [(parents[j].as_py(), "removed") for j in at.to_pylist()]
+                keepers = batch.column("keeper").to_pylist()
+                removed = batch.column("removed").to_pylist()
+                rows = [(i, "keeper") for i, k in enumerate(keepers) if k == doc_id]
+                rows += [(i, "removed") for i, members in enumerate(removed) if members and doc_id in members]
                 for i, role in rows:
                     row = batch.slice(i, 1).to_pylist()[0]
-                    if role == "removed":
-                        k = list(row.get("removed") or []).index(doc_id)
-                        jac = list(row.get("jaccard") or [])
-                        row["jaccard"] = jac[k] if k < len(jac) else None
-                    else:
-                        row["jaccard"] = None
+                    jac = list(row.get("jaccard") or [])
+                    k = removed[i].index(doc_id) if role == "removed" else len(jac)
+                    row["jaccard"] = jac[k] if k < len(jac) else None
                     row["removed_count"] = len(row.pop("removed", None) or [])
                     out.append((rel(run, path), role, row))
         except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -162,7 +157,6 @@ def written(run: RunData, folder: Path, doc_id: str, *, prefix: str | None,
 
 def _parquet_docs(path: Path, doc_id: str, damaged: list[str]) -> Iterator[dict[str, Any]]:
     """Rows of a written Parquet file with this id (the id column is read first)."""
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if has_lone_surrogate(doc_id):
@@ -171,11 +165,12 @@ def _parquet_docs(path: Path, doc_id: str, damaged: list[str]) -> Iterator[dict[
         pf = pq.ParquetFile(path)
         cols = [c for c in ("id", "source", "meta") if c in pf.schema_arrow.names]
         for batch in pf.iter_batches(columns=cols):
-            for i in pc.indices_nonzero(pc.equal(batch.column("id"), doc_id)).to_pylist():
-                row = batch.slice(i, 1).to_pylist()[0]
-                meta = row.get("meta")
-                row["meta"] = json.loads(meta) if isinstance(meta, str) else meta
-                yield row
+            for i, x in enumerate(batch.column("id").to_pylist()):
+                if x == doc_id:
+                    row = batch.slice(i, 1).to_pylist()[0]
+                    meta = row.get("meta")
+                    row["meta"] = json.loads(meta) if isinstance(meta, str) else meta
+                    yield row
     except Exception as exc:  # pyarrow raises several types for a damaged file
         damaged.append(f"{path}: unreadable documents file ({type(exc).__name__}: {exc})")
 
@@ -202,18 +197,17 @@ def by_url(run: RunData, url: str, folders: list[Path], *, limit: int = 20) -> l
 
 
 def _parquet_url(path: Path, url: str) -> Iterator[str]:
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    needle = json.dumps(url, ensure_ascii=False)
     try:
         pf = pq.ParquetFile(path)
         for batch in pf.iter_batches(columns=["id", "meta"]):
-            hit = pc.match_substring(batch.column("meta"), json.dumps(url, ensure_ascii=False)[1:-1])
-            for i in pc.indices_nonzero(hit).to_pylist():
-                row = batch.slice(i, 1).to_pylist()[0]
-                meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else {}
-                if isinstance(meta, dict) and meta.get("url") == url:
-                    yield str(row["id"])
+            for doc_id, meta in zip(batch.column("id").to_pylist(), batch.column("meta").to_pylist()):
+                if isinstance(meta, str) and needle in meta:
+                    m = json.loads(meta)
+                    if isinstance(m, dict) and m.get("url") == url:
+                        yield str(doc_id)
     except Exception:  # noqa: BLE001 - a damaged file holds no URL we can trust
         return
 
@@ -277,7 +271,6 @@ def locate_in_input(path: str, reader: str, spec: dict[str, Any], doc_id: str) -
         except (TruncatedInput, OSError):
             return None
     if reader == "parquet":
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         column = spec.get("id_column", "id")
@@ -285,9 +278,9 @@ def locate_in_input(path: str, reader: str, spec: dict[str, Any], doc_id: str) -
             pf = pq.ParquetFile(path)
             row = 0
             for batch in pf.iter_batches(columns=[column]):
-                hit = pc.indices_nonzero(pc.equal(pc.cast(batch.column(0), "string"), doc_id)).to_pylist()
-                if hit:
-                    return "row", row + hit[0]
+                for i, x in enumerate(batch.column(0).to_pylist()):
+                    if x is not None and str(x) == doc_id:
+                        return "row", row + i
                 row += batch.num_rows
         except Exception:  # noqa: BLE001 - an input that changed since the run: not found
             return None

@@ -149,7 +149,7 @@ def _cards(run: D.RunData, rows: list[D.FunnelRow]) -> str:
         total = sum(int(v) for v in m["tokens"].values())
         split = ", ".join(f"{k} {compact(v)}" for k, v in m["tokens"].items() if v)
         cards.append((compact(total), f"tokens in shards ({split})"))
-    pack = run.stats.totals(D.PACK)
+    pack = run.stats.totals(run.pack_label)
     lost = {"truncated": pack.get("tokens_truncated", 0),
             "dropped tail": sum(v for k, v in pack.items() if k.endswith("_tokens_dropped_tail"))}
     if any(lost.values()):

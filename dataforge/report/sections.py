@@ -235,7 +235,7 @@ def mixture_section(run: D.RunData) -> str:
 
 
 def _repeats(run: D.RunData, source: str) -> str:
-    v = run.stats.counts.get(D.PACK, {}).get(source, {}).get("repeats")
+    v = run.stats.counts.get(run.pack_label, {}).get(source, {}).get("repeats")
     return "" if v is None else fmt_int(v)
 
 

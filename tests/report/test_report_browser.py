@@ -92,3 +92,20 @@ def test_screenshot_of_the_report(report: Path, tmp_path: Path, browser: Chromiu
     browser.screenshot(shot, height=1200)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_the_new_sections_render(report: Path, browser: Chromium) -> None:
+    """Contamination, the per-language funnel and the rejected values are laid out and
+    visible; the planted control characters show as U+FFFD, not as controls."""
+    browser.open(report.as_uri())
+    for sid in ("contamination", "languages", "rejected"):
+        height = browser.evaluate(f"document.querySelector('#{sid}').getBoundingClientRect().height")
+        assert height > 100, sid
+    row = browser.evaluate("[...document.querySelectorAll('#contamination table tbody tr')][0].innerText")
+    assert row.startswith("arc_challenge") and "1 (1)" in row
+    values = browser.evaluate("[...document.querySelectorAll('#rejected .tag.value')].length")
+    assert values > 0
+    browser.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    text = browser.evaluate("document.body.innerText")
+    assert "\ufffd" in text and not any(c in text for c in "\x9b\x9d\u202e\u2066")
+    assert browser.errors() == []
