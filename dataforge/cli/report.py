@@ -27,9 +27,12 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
     """Write one self-contained HTML report of a finished run (no network needed to view it).
 
     It shows the funnel (documents and tokens after each stage, per source), drop reasons,
-    length / language-score / quality-score histograms, languages, dedup clusters, target
-    vs realised mixture, samples of kept and rejected documents, decoded shard rows, and
-    the run's pipeline file and versions. Crawled text is escaped and the page runs no script.
+    length / language-score / quality-score histograms, the funnel per language (with the
+    run's language-loss warnings at the top), contamination per benchmark, dedup clusters,
+    target vs realised mixture, samples of kept and rejected documents (with the measured
+    value that failed the rule), decoded shard rows, and the run's pipeline file and
+    versions. Crawled text is escaped and the page runs no script. A damaged file costs
+    only the sections that need it (named at the top and in their place).
 
     \b
     Example:

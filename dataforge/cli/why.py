@@ -14,7 +14,7 @@ from .terminal import cell, printable
 @click.argument("output_dir", type=click.Path(file_okay=False))
 @click.argument("doc_id", required=False)
 @click.option("--url", default=None, help="Find the document(s) by meta.url instead of by id.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per document).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object (with --url, a list of them).")
 @handle_errors
 def why(output_dir: str, doc_id: str | None, url: str | None, as_json: bool) -> None:
     """Say where one document went: read from which input file and line, dropped by which

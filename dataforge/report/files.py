@@ -179,7 +179,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def _msg(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "missing"
-    msg = str(err["msg"])
+    msg = str(err["msg"]).removeprefix("Value error, ")  # a validator's own message needs no prefix
     return msg[0].lower() + msg[1:] if msg else msg
 
 

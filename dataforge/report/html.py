@@ -58,16 +58,20 @@ def pct(a: float, b: float) -> str:
     return f"{100 * a / b:.1f}%" if b else ""
 
 
-def value_text(value: Any, limit: int = 120) -> str:
-    """A rule's measured value, short: 4 significant digits, lists joined, long text cut."""
+def value_text(value: Any, limit: int = 120, depth: int = 3) -> str:
+    """A rule's measured value, short: 4 significant digits, lists joined (3 levels deep at
+    most), long text cut."""
     if isinstance(value, bool) or value is None:
         text = str(value)
     elif isinstance(value, float):
         text = f"{value:.4g}" if math.isfinite(value) else str(value)
+    elif isinstance(value, (list, tuple, dict)) and depth <= 0:
+        text = "…"
     elif isinstance(value, (list, tuple)):
-        text = ", ".join(value_text(v, limit) for v in value[:8]) + (f" … (+{len(value) - 8})" if len(value) > 8 else "")
+        text = ", ".join(value_text(v, limit, depth - 1) for v in value[:8]) + (
+            f" … (+{len(value) - 8})" if len(value) > 8 else "")
     elif isinstance(value, dict):
-        text = ", ".join(f"{k}={value_text(v, limit)}" for k, v in list(value.items())[:8])
+        text = ", ".join(f"{k}={value_text(v, limit, depth - 1)}" for k, v in list(value.items())[:8])
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
