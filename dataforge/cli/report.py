@@ -80,11 +80,11 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
         from ..report.why import trace
         from .why import print_trace
 
-        t = trace(path, doc_id)
+        found = trace(path, doc_id)
         if as_json:
-            click.echo(safe_json(t.to_json()))
+            click.echo(safe_json(found.to_json()))
         else:
-            print_trace(t)
+            print_trace(found)
         return
 
     shards = locate(path, split)
@@ -187,24 +187,25 @@ def _print_stats(run: "RunData") -> None:
     st = Table(title="stages")
     for col in ("stage", "docs in", "docs out", "kept", "MB in", "MB out", "seconds", "dropped / skipped"):
         st.add_column(col, justify="left" if col in ("stage", "dropped / skipped") else "right")
-    for r in stage_rows(run):
-        reasons = list(r["reasons"].items())
+    for srow in stage_rows(run):
+        reasons = list(srow["reasons"].items())
         why = "\n".join(f"{k} {v:,}" for k, v in reasons[:8]) + (f"\n+{len(reasons) - 8} more" if len(reasons) > 8 else "")
-        kept = f"{100 * r['docs_out'] / r['docs_in']:.1f}%" if r["docs_in"] and r["docs_out"] is not None else ""
-        st.add_row(cell(r["stage"]), _n(r["docs_in"]), _n(r["docs_out"]), kept, _mb(r["bytes_in"]), _mb(r["bytes_out"]),
-                   f"{r['seconds']:.2f}", cell(why))
+        kept = f"{100 * srow['docs_out'] / srow['docs_in']:.1f}%" if srow["docs_in"] and srow["docs_out"] is not None \
+            else ""
+        st.add_row(cell(srow["stage"]), _n(srow["docs_in"]), _n(srow["docs_out"]), kept, _mb(srow["bytes_in"]),
+                   _mb(srow["bytes_out"]), f"{srow['seconds']:.2f}", cell(why))
     con.print(st)
     langs, lrows = language_table(run)
     if lrows:
         lt = Table(title="documents per language (meta.lang) after each stage")
         lt.add_column("stage")
-        other_langs = any(r["other"] for r in lrows)
-        no_lang = any(r["none"] for r in lrows)
+        other_langs = any(lrow["other"] for lrow in lrows)
+        no_lang = any(lrow["none"] for lrow in lrows)
         for name in langs + (["other"] if other_langs else []) + (["no language"] if no_lang else []):
             lt.add_column(cell(name), justify="right")
-        for r in lrows:
-            lt.add_row(cell(r["stage"]), *[f"{r['langs'][lang]:,}" for lang in langs],
-                       *([f"{r['other']:,}"] if other_langs else []), *([f"{r['none']:,}"] if no_lang else []))
+        for lrow in lrows:
+            lt.add_row(cell(lrow["stage"]), *[f"{lrow['langs'][lang]:,}" for lang in langs],
+                       *([f"{lrow['other']:,}"] if other_langs else []), *([f"{lrow['none']:,}"] if no_lang else []))
         con.print(lt)
     found = contamination(run)
     if found.benchmarks:

@@ -73,6 +73,11 @@ class RunData:
         """The pack stage's label (from the stages table; the runner's name for format-1 stats)."""
         return self.stats.label_of("pack") or _pack_label()
 
+    def keys(self, label: str, source: str) -> dict[str, float]:
+        """One stage's counters for one source ({} when it has none; nothing is added)."""
+        per = self.stats.counts.get(label)
+        return dict(per[source]) if per is not None and source in per else {}
+
     def applies(self, label: str, source: str) -> bool:
         """Did stage ``label`` run on ``source`` (from the stages table, else its counters)?"""
         row = self.stats.row(label)
@@ -211,13 +216,14 @@ def funnel(run: RunData) -> list[FunnelRow]:
         per_byte = {s: per_byte.get(s, pooled) for s in sources}
     out = [FunnelRow(label, d, b, {s: round(b[s] * per_byte.get(s, 0.0)) for s in sources}, False, applies)
            for label, d, b, applies in rows]
-    out.append(FunnelRow(tokenize_label, {s: int(tok.get(s, {}).get("docs_in", 0)) for s in sources},
-                         dict(size), {s: int(tok.get(s, {}).get("tokens", 0)) for s in sources}, True,
+    out.append(FunnelRow(tokenize_label, {s: int(run.keys(tokenize_label, s).get("docs_in", 0)) for s in sources},
+                         dict(size), {s: int(run.keys(tokenize_label, s).get("tokens", 0)) for s in sources}, True,
                          {s for s in sources if s in tok}))
     pack = run.stats.counts.get(run.pack_label)
     if pack:
         def both(s: str, key: str) -> int:
-            return int(pack.get(s, {}).get(f"train_{key}", 0) + pack.get(s, {}).get(f"validation_{key}", 0))
+            keys = run.keys(run.pack_label, s)
+            return int(keys.get(f"train_{key}", 0) + keys.get(f"validation_{key}", 0))
         out.append(FunnelRow("mix + shards", {s: both(s, "docs") for s in sources}, {},
                              {s: both(s, "tokens") for s in sources}, True, {s for s in sources if s in pack}))
     return out
@@ -245,7 +251,9 @@ def histogram(run: RunData, name: str, label: str | None = None, source: str | N
     out: Counter[int] = Counter()
     counts = run.stats.counts
     for lab in ([label] if label is not None else list(counts)):
-        per = counts.get(lab, {})
+        per = counts.get(lab)
+        if per is None:
+            continue
         for src in ([source] if source is not None else list(per)):
             for k, v in per.get(src, {}).items():
                 if k.startswith(prefix) and k[len(prefix):].isdigit():
@@ -304,8 +312,8 @@ def mixture(run: RunData) -> list[dict[str, Any]]:
         v = sources.get(name)
         if v is None:
             continue
-        spec = inputs.get(name) if isinstance(inputs.get(name), dict) else {}
-        weight = spec.get("weight")
+        spec = inputs.get(name)
+        weight = spec.get("weight") if isinstance(spec, dict) else None
         rows.append({"source": name, "weight": weight if isinstance(weight, (int, float)) else None,
                      "target_share": v.get("share", 0.0),
                      "realised_share": v.get("tokens_realised", 0) / realised_total,

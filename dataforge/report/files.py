@@ -176,7 +176,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _msg(err: dict[str, Any]) -> str:
+def _msg(err: Any) -> str:
     if err["type"] == "missing":
         return "missing"
     msg = str(err["msg"]).removeprefix("Value error, ")  # a validator's own message needs no prefix

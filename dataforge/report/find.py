@@ -191,8 +191,8 @@ def by_url(run: RunData, url: str, folders: list[Path], *, limit: int = 20) -> l
                 if len(found) >= limit:
                     return list(found)
     for f in (f for d in folders for f in doc_files(d) if f.name.endswith(".parquet")):
-        for rec in _parquet_url(f, url):
-            found[rec] = None
+        for doc_id in _parquet_url(f, url):
+            found[doc_id] = None
     return list(found)[:limit]
 
 

@@ -84,7 +84,8 @@ def _int(v: Any, default: int) -> int:
 def doc(rec: dict[str, Any], extra: str = "") -> str:
     """One document as a closed ``<details>``: source, id, size and tags; the text inside."""
     text = str(rec.get("text", ""))
-    meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    meta = rec.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
     tags = [f"{k} {value_text(v, 80)}" for k, v in meta.items() if k in ("lang", "lang_score", "quality", "url")]
     chars = max(_int(rec.get("chars"), len(text)), len(text))
     shown = text[:SHOW_CHARS]

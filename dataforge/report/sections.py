@@ -89,10 +89,10 @@ def distributions_section(run: D.RunData) -> str:
         k, d = D.histogram(run, f"{name}.kept"), D.histogram(run, f"{name}.dropped")
         if not (k or d):
             continue
-        bins = range(len(labels))
+        score_bins = range(len(labels))
         parts.append(f"<h3>{esc(title)}</h3>" + histogram(
             what, labels,
-            [("kept", [k.get(b, 0) for b in bins], KEPT), ("dropped", [d.get(b, 0) for b in bins], DROPPED)],
+            [("kept", [k.get(b, 0) for b in score_bins], KEPT), ("dropped", [d.get(b, 0) for b in score_bins], DROPPED)],
             x_title=what, log_y=True) + f'<p class="muted small">{esc(fmt_int(sum(k.values())))} kept, '
             f"{esc(fmt_int(sum(d.values())))} dropped by this stage.</p>")
     return "".join(parts)
@@ -211,9 +211,9 @@ def dedup_section(run: D.RunData) -> str:
             parts.append("<h3>Largest clusters</h3>"
                          + table(["kept document", "source", "removed", "size", "min Jaccard"], rows, left=3))
     if not parts:
-        removed = sum(int(run.stats.totals(lab).get("dropped.duplicate", 0)) for lab in run.labels)
-        if removed:
-            parts.append(f"<p>{esc(fmt_int(removed))} duplicates removed (no clusters file in this output).</p>")
+        n_removed = sum(int(run.stats.totals(lab).get("dropped.duplicate", 0)) for lab in run.labels)
+        if n_removed:
+            parts.append(f"<p>{esc(fmt_int(n_removed))} duplicates removed (no clusters file in this output).</p>")
     return "".join(parts)
 
 
@@ -235,7 +235,7 @@ def mixture_section(run: D.RunData) -> str:
 
 
 def _repeats(run: D.RunData, source: str) -> str:
-    v = run.stats.counts.get(run.pack_label, {}).get(source, {}).get("repeats")
+    v = run.keys(run.pack_label, source).get("repeats")
     return "" if v is None else fmt_int(v)
 
 

@@ -88,8 +88,7 @@ def trace_run(run: RunData, doc_id: str) -> Trace:
         t.source = m["source"]
         prefix = safe_name(f"{t.source}--{Path(m['path']).name}")[:80] + "-"
         unit = _UNIT.get(_reader(run, t.source), "record")
-        records = sum(v for k, v in run.stats.counts.get(READ, {}).get(t.source, {}).items()
-                      if k == "docs_out" or k.startswith(SKIPPED))
+        records = sum(v for k, v in run.keys(READ, t.source).items() if k == "docs_out" or k.startswith(SKIPPED))
         if int(m["where"]) > records:
             t.summary = (f"no such record: the run read {int(records):,} records of source {t.source!r} in all, "
                          f"so {m['path']} has no {unit} {int(m['where']):,}")
@@ -101,27 +100,26 @@ def trace_run(run: RunData, doc_id: str) -> Trace:
     hits, sampled = find.rejected(run, doc_id, prefix=prefix, damaged=damaged,
                                   source_prefix=None if t.source is None else safe_name(t.source) + "--")
     for folder, rec, file in hits:
-        label = run.stats.folder_label(folder) or folder
         t.source = t.source or _str(rec.get("source"))
         detail = {"reason": rec.get("reason"), **({"value": rec["value"]} if "value" in rec else {}),
                   **_meta(rec.get("meta")), "chars": rec.get("chars")}
-        t.findings.append(Finding("dropped", label, detail, file))
+        t.findings.append(Finding("dropped", run.stats.folder_label(folder) or folder, detail, file))
     for file, role, row in find.clusters(run, doc_id, damaged):
-        label = _dedup_label(run, Path(file).name)
         t.source = t.source or (_str(row.get("keeper_source")) if role == "keeper" else None)
-        t.findings.append(Finding("duplicate" if role == "removed" else "keeper", label, row, file))
+        t.findings.append(Finding("duplicate" if role == "removed" else "keeper", _dedup_label(run, Path(file).name),
+                                  row, file))
+    decontaminate = _label_of_name(run, "decontaminate")
     for row, file in find.contaminated(run, doc_id, prefix=prefix, damaged=damaged):
         t.source = t.source or _str(row.get("source"))
-        label = _label_of_name(run, "decontaminate")
         what = "redacted" if row.get("action") == "redacted" else "contaminated"
-        t.findings.append(Finding(what, label, {k: row.get(k) for k in ("benchmark", "items", "ngrams", "action")},
-                                  file))
+        t.findings.append(Finding(what, decontaminate,
+                                  {k: row.get(k) for k in ("benchmark", "items", "ngrams", "action")}, file))
     writes = write_stages(run)
-    for label, folder in writes:
-        for rec, file in find.written(run, folder, doc_id, prefix=prefix, damaged=damaged):
+    for write_label, write_dir in writes:
+        for rec, file in find.written(run, write_dir, doc_id, prefix=prefix, damaged=damaged):
             t.source = t.source or _str(rec.get("source"))
-            t.findings.append(Finding("written", label, {"folder": find.rel(run, folder), **_meta(rec.get("meta"))},
-                                      file))
+            t.findings.append(Finding("written", write_label,
+                                      {"folder": find.rel(run, write_dir), **_meta(rec.get("meta"))}, file))
     if not any(f.what == "read" for f in t.findings):
         _read_from_task(run, t)
     t.findings.sort(key=lambda f: -1 if f.what == "read" else order.get(f.stage or "", len(order)))
@@ -224,7 +222,7 @@ def _drop_text(drops: list[Finding]) -> str:
 def _candidates(run: RunData, source: str | None, labels: list[str], sampled: dict[str, find.Sampled]) -> list[Candidate]:
     out = []
     for label in labels:
-        keys = run.stats.counts.get(label, {}).get(source, {}) if source else run.stats.totals(label)
+        keys = run.keys(label, source) if source else run.stats.totals(label)
         reasons = {k.split(".", 1)[1]: int(v) for k, v in keys.items() if k.startswith((DROPPED, SKIPPED)) and v}
         if not reasons:
             continue
