@@ -39,6 +39,23 @@ if RAY is None:
     pytest.skip("the 'ray' command is not on PATH", allow_module_level=True)
 NODE_IPS = ("127.0.0.2", "127.0.0.3")  # loopback, one per node: Ray maps 127.0.0.1 to the host's real address
 KEY = SECRET = "testing"  # moto accepts any credentials
+# `ray start` clusters ask for an auth token by default; this one is reached only on loopback.
+# The drivers run in subprocesses with this environment: Ray caches its auth mode per
+# process, and the Ray tests after this one start local instances in this process.
+RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+CHECK_SHARED = """\
+import sys
+from dataforge.errors import ConfigError
+from dataforge.runner.ray_executor import RayExecutor
+ex = RayExecutor(address=sys.argv[1], warm=False)
+try:
+    ex.check_shared(sys.argv[2])
+except ConfigError as exc:
+    print(exc)
+    sys.exit(3)
+finally:
+    ex.close()
+"""
 
 PIPELINE = """\
 name: cluster
@@ -101,10 +118,9 @@ def _stop_node(temp_dir: str) -> None:
 
 
 @pytest.fixture
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[str]]]:
+def cluster() -> Iterator[tuple[str, list[str]]]:
     """(head address, the two nodes' temp dirs). Short temp paths: Ray's socket paths must fit 107 bytes."""
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = RAY_ENV
     temps = [tempfile.mkdtemp(prefix=f"dfray{i}-", dir="/tmp") for i in range(2)]
     try:
         head = subprocess.run([RAY, "start", "--head", "--num-cpus", "1", "--port", str(_free_port()),
@@ -165,9 +181,9 @@ def test_two_node_cluster_on_an_object_store_matches_a_local_run(tmp_path: Path,
     assert r.exit_code == 0, r.output
     remote = _pipeline(tmp_path / "cluster.yaml", out="s3://corpus/out", staging=str(tmp_path / "staging"),
                        executor=f"{{kind: ray, address: '{address}'}}", **common)
-    r = CliRunner().invoke(main, ["run", str(remote)])
-    assert r.exit_code == 0, r.output
-    assert not ray.is_initialized()  # the run disconnected; the cluster is the fixture's
+    run = subprocess.run([sys.executable, "-m", "dataforge", "run", str(remote)], env=RAY_ENV, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
 
     want = [(p.name, e["sha256"]) for p, e in manifest_shards(tmp_path / "local")]
     assert len(want) > 3
@@ -180,13 +196,12 @@ def test_two_node_cluster_on_an_object_store_matches_a_local_run(tmp_path: Path,
     calls = [_task_calls(t) for t in temps]
     assert all(n > 0 for n in calls), f"tasks did not run on both nodes (calls per node: {calls})"
 
-    from dataforge.errors import ConfigError
-    from dataforge.runner.ray_executor import RayExecutor
+    def check(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", CHECK_SHARED, address, str(folder)], env=RAY_ENV,
+                              capture_output=True, text=True, timeout=300)
 
-    ex = RayExecutor(address=address, warm=False)
-    try:
-        ex.check_shared(tmp_path / "staging")  # both nodes see it (one machine)
-        with pytest.raises(ConfigError, match=r"not visible on Ray node\(s\) 127\.0\.0\.2, 127\.0\.0\.3"):
-            ex.check_shared(tmp_path / "nowhere")
-    finally:
-        ex.close()
+    seen = check(tmp_path / "staging")  # both nodes see it (one machine)
+    assert seen.returncode == 0, seen.stdout + seen.stderr
+    blind = check(tmp_path / "nowhere")
+    assert blind.returncode == 3, blind.stdout + blind.stderr
+    assert "not visible on Ray node(s) 127.0.0.2, 127.0.0.3" in blind.stdout

@@ -49,7 +49,7 @@ def test_unreachable_cluster_is_a_clear_error(tmp_path: Path, data_dir: Path) ->
     assert "cannot connect to a Ray cluster at '127.0.0.1:1'" in r.output
 
 
-def test_warm_reused_workers_and_small_tasks_batched(monkeypatch) -> None:
+def test_warm_reused_workers_and_small_tasks_batched() -> None:
     from dataforge.runner.ray_executor import RayExecutor
 
     def _pid_of(i: int) -> tuple[int, int]:  # local: Ray pickles it by value (tests/ is no package)
@@ -57,7 +57,6 @@ def test_warm_reused_workers_and_small_tasks_batched(monkeypatch) -> None:
 
         return i, os.getpid()
 
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ex = RayExecutor(address=None, num_cpus=2)
     try:
         warmed = set(ray.get(ex._warming))  # one warm-up call per CPU, each on its own worker

@@ -70,7 +70,7 @@ class RayWorkerKiller(threading.Thread):
 
 
 def _invoke(tmp_path: Path, data_dir: Path, name: str, executor: str) -> Result:
-    from test_ray_executor import PIPELINE  # tests/runner is a rootdir, not a package; it needs ray
+    from tests.runner.test_ray_executor import PIPELINE  # needs ray (imported here, after the skip)
 
     p = tmp_path / f"{name}.yaml"
     p.write_text(PIPELINE.format(out=tmp_path / name, executor=executor, data=data_dir))
