@@ -205,10 +205,14 @@ class Sampler(threading.Thread):
             seen.add(pid)
             todo.extend(children.get(pid, []))
             st, cmd, hwm = table[pid]
-            role = "driver" if pid == self.root else "system" if any(s in cmd for s in SYSTEM) else "worker"
+            parent_cmd = table.get(int(st[1]), (None, "", 0))[1]
+            if pid == self.root:
+                role = "driver"
+            elif "forkserver" in parent_cmd:  # a pool worker (its command line is the forkserver's)
+                role = "worker"
+            else:
+                role = "system" if any(s in cmd for s in SYSTEM) else "worker"
             rec = self.procs.setdefault((pid, st[19]), {"role": role, "cpu": 0.0, "rss": 0})
-            if role == "worker" and rec["role"] != "worker" and not any(s in cmd for s in SYSTEM):
-                rec["role"] = role
             rec["cpu"] = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
             rec["rss"] = max(rec["rss"], hwm)
 
@@ -330,6 +334,26 @@ def makespan(tasks: list[float], n: int) -> float:
     return max(loads)
 
 
+def _inline(profile: dict[str, Any], call: dict[str, Any]) -> bool:
+    """Did the local executor run this call's tasks in the driver (1 worker, or 1 task)?"""
+    return profile["kind"] == "local" and (profile["workers"] == 1 or len(call["task_cpu"]) <= 1)
+
+
+def cpu_serial(row: dict[str, Any]) -> float:
+    """The driver's own CPU seconds: all of its CPU less the tasks it ran inline."""
+    prof = row["profile"]
+    inline = sum(sum(c["task_cpu"]) for c in prof["calls"] if _inline(prof, c))
+    return max(0.0, row["roles"]["driver"]["cpu"] - inline)
+
+
+def cpu_time_on(row: dict[str, Any], n: int) -> float:
+    """Seconds the run would take on ``n`` free cores: its serial CPU plus each call's task
+    CPU seconds packed onto ``n`` workers (one worker for calls that ran inline)."""
+    prof = row["profile"]
+    return cpu_serial(row) + sum(makespan(c["task_cpu"], 1 if _inline(prof, c) else n)
+                                 for c in prof["calls"] if c["task_cpu"])
+
+
 def amdahl(row: dict[str, Any], ns: tuple[int, ...] = (1, 2, 16, 64)) -> list[dict[str, float]]:
     """From a local-1 run (tasks inline in the driver), two ways:
 
@@ -344,7 +368,7 @@ def amdahl(row: dict[str, Any], ns: tuple[int, ...] = (1, 2, 16, 64)) -> list[di
         if basis == "wall":
             serial = row["outside_map"] + sum(max(0.0, c["wall"] - sum(c[key])) for c in calls)
         else:
-            serial = max(0.0, row["roles"]["driver"]["cpu"] - par)
+            serial = cpu_serial(row)
         t1 = serial + par
         for n in ns:
             packed = serial + sum(makespan(c[key], n) for c in calls if c[key])
@@ -442,20 +466,32 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: di
         "time of the whole `dataforge run` command from an empty output; CPU and peak RSS (VmHWM) sampled from "
         "/proc every 0.25 s for the command and every process below it; time inside map calls from the "
         "executor's profile (`$DATAFORGE_EXECUTOR_PROFILE`).", "",
-        "| executor | wall s | CPU s | cores busy | driver CPU s | workers CPU s | system CPU s | outside map s "
-        "| serial share | driver peak RSS MB | worker peak RSS MB | load at start |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        "| executor | wall s | CPU s | cores busy | driver CPU s | task CPU s | task CPU / task wall | other CPU s "
+        "| outside map s | serial share | driver peak RSS MB | task peak RSS MB | load at start |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, r in rows.items():
-        ro = r["roles"]
+        ro, prof = r["roles"], r["profile"]
+        inline = prof["workers"] == 1  # local-1 runs its tasks in the driver
+        other = r["cpu"] - ro["driver"]["cpu"] - (0 if inline else prof["task_cpu"])
         lines.append(f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['cpu'] / r['wall']:.2f} | "
-                     f"{ro['driver']['cpu']:.1f} | {ro['worker']['cpu']:.1f} | {ro['system']['cpu']:.1f} | "
+                     f"{ro['driver']['cpu']:.1f} | {prof['task_cpu']:.1f} | "
+                     f"{prof['task_cpu'] / max(prof['task_seconds'], 1e-9):.2f} | {other:.1f} | "
                      f"{r['outside_map']:.1f} | {r['outside_map'] / r['wall']:.1%} | {_mb(ro['driver']['rss'])} | "
-                     f"{_mb(ro['worker']['rss'])} | {r['load']} |")
+                     f"{'(in the driver)' if inline else _mb(prof['task_peak_rss'])} | {r['load']} |")
+    lines += ["", "Task CPU = the tasks' own CPU seconds in their workers (profile); task CPU / task wall below 1 "
+              "means the tasks waited for a CPU (other jobs); other CPU = the pool's or Ray's own processes "
+              "(Ray: its daemons and start). Peak RSS of a task: reset before it, read after it, in its worker."]
     lines.append("")
     first = next(iter(rows.values()))
     same = all(r["sums"] == first["sums"] for r in rows.values())
     lines += [f"Shards byte-identical across the executors (manifest sha256 list, each re-hashed from its file): "
               f"**{'yes' if same else 'NO'}** ({len(first['sums'])} shards).", "", "## Ratios", ""]
+    share = {n: r["profile"]["task_cpu"] / max(r["profile"]["task_seconds"], 1e-9) for n, r in rows.items()}
+    if min(share.values()) < 0.8:
+        lines += [f"**The wall-time ratios below are not reliable in this run**: its tasks got "
+                  f"{min(share.values()):.2f}-{max(share.values()):.2f} of a CPU each (task CPU / task wall; 1.0 "
+                  "on a quiet machine), unevenly from run to run, as other jobs came and went. The CPU-second "
+                  "figures are the ones to read; rerun on a quiet machine for the wall ones.", ""]
     if "local-1" in rows and "local-2" in rows:
         lines.append(f"- local-2 / local-1 speedup (wall): **{rows['local-1']['wall'] / rows['local-2']['wall']:.2f}** "
                      "(goal >= 1.85).")
@@ -466,6 +502,17 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: di
                      f"({prof['shutdown']:.1f} s): **{rows['local-2']['wall'] / net:.2f}** (goal >= 0.9); with "
                      f"them: {rows['local-2']['wall'] / ray['wall']:.2f}. Ray ran {prof['tasks']} tasks in "
                      f"{prof['batches']} remote calls (small tasks batched).")
+    cpu2 = next((a for a in amdahl_rows if a["basis"] == "cpu" and a["n"] == 2), None)
+    if cpu2 is not None:
+        lines.append(f"- On CPU seconds, which other jobs do not inflate: local-1's {cpu2['serial']:.1f} s serial and "
+                     f"{cpu2['parallel']:.1f} s of tasks packed onto 2 workers give a 2-worker speedup of "
+                     f"**{cpu2['tasks_x']:.2f}** on 2 free cores (the Amdahl table below).")
+    if "ray-2" in rows and "local-2" in rows:
+        lines.append(f"- CPU seconds of the whole run, every process: local-2 {rows['local-2']['cpu']:.1f}, ray-2 "
+                     f"{rows['ray-2']['cpu']:.1f} (Ray's daemons and start included): on 2 free cores Ray-2 / "
+                     f"local-2 throughput would be about **{rows['local-2']['cpu'] / rows['ray-2']['cpu']:.2f}**; "
+                     f"the tasks alone took {rows['ray-2']['profile']['task_cpu']:.1f} CPU s under Ray and "
+                     f"{rows['local-2']['profile']['task_cpu']:.1f} under the local pool (no cold start per task).")
     if "local-2" in rows:
         r = rows["local-2"]
         lines.append(f"- Serial share of the local-2 run: **{r['outside_map'] / r['wall']:.1%}** of its wall time is "
@@ -495,15 +542,19 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: di
     if "split" in big and "whole" in big:
         mb = big["file_mb"]["mb"]
         lines += [f"## One {mb:,.0f} MB JSONL file through the whole chain, local-2", "",
-                  "| run | phase-0 tasks | wall s | CPU s | cores busy | CPU s of each worker | load at start |",
+                  "| run | phase-0 tasks | wall s | CPU s | cores busy | CPU s of each worker process | load at start |",
                   "|---|---:|---:|---:|---:|---|---|"]
         for label in ("split", "whole"):
             r = big[label]
             lines.append(f"| {label} | {_phase0_tasks(r)} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-                         f"{r['cpu'] / r['wall']:.2f} | {' / '.join(map(str, r['roles']['worker']['each_cpu']))} | "
+                         f"{r['cpu'] / r['wall']:.2f} | {' / '.join(map(str, sorted(r['roles']['worker']['each_cpu'] + r['roles']['system']['each_cpu'], reverse=True)))} | "
                          f"{r['load']} |")
-        lines += ["", f"Split / whole speedup: **{big['whole']['wall'] / big['split']['wall']:.2f}**; shards "
-                  f"identical: **{'yes' if big['split']['sums'] == big['whole']['sums'] else 'NO'}**.", ""]
+        est = {label: cpu_time_on(big[label], 2) for label in ("split", "whole")}
+        lines += ["", f"Split / whole speedup (wall): **{big['whole']['wall'] / big['split']['wall']:.2f}**; shards "
+                  f"identical: **{'yes' if big['split']['sums'] == big['whole']['sums'] else 'NO'}**. On CPU seconds "
+                  f"(serial CPU + each call's task CPU packed onto 2 free cores): split {est['split']:.1f} s, whole "
+                  f"{est['whole']:.1f} s: **{est['whole'] / est['split']:.2f}x**. Unsplit, the file is one task, "
+                  "which the local executor runs in the driver while the second worker idles.", ""]
     if overhead:
         lines += ["## Ray's cost per task, before and after (warm executors, same Ray instance)", "",
                   f"Before = `dataforge/runner/ray_executor.py` at {BEFORE} (one remote call per task); after = "
