@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -206,13 +205,15 @@ def ablation(tmp: Path, *, tokens_per_run: int) -> dict[str, Any]:
     jobs = [{"kind": "train", "code": "after", "shards": str(out), "output": str(tmp / f"abl-{v}-{s}"),
              "config": config("tiny", batch, window, steps, 1, seed=s, eval_text=EVAL_TEXT, eval_mc=EVAL_MC)}
             for v in range(4) for s in range(3)]
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(spawn, jobs))
     wall = time.perf_counter() - t0
     rates = [r["summary"]["tokens_per_s"] for r in results]
+    cpu = sum(r["cpu"] for r in results)  # each run's whole process: start-up, verification, training, evaluation
     train_s = [r["summary"]["tokens_seen"] / r["summary"]["tokens_per_s"] for r in results]
-    return {"pipeline_s": pipeline_s, "wall": wall, "runs": len(jobs), "steps": steps, "tokens": steps * batch * window,
+    return {"pipeline_s": pipeline_s, "wall": wall, "cpu": cpu, "load": (load0, os.getloadavg()[0]),
+            "runs": len(jobs), "steps": steps, "tokens": steps * batch * window,
             "shard_tokens": sum(s["tokens"] for s in manifest["shards"] if s["split"] == "train"),
             "rate": float(np.median(rates)), "train_share": sum(train_s) / 2 / wall,
             "metrics": {k: float(np.mean([r["summary"]["eval_sets"][k] for r in results])) for k in
@@ -246,29 +247,43 @@ def main() -> None:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="one round, no compile, shorter runs")
     ap.add_argument("--steps", type=int, default=300, help="steps of each learnability run")
+    ap.add_argument("--only", default="", help="comma-separated sections to measure again (peak, before_after, "
+                                               "settings, ablation, learnability); the rest from results/train.json")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker)), default=str))
         return
     import torch
 
+    saved_path = REPO / "benchmarks" / "results" / "train.json"
+    only = {x for x in args.only.split(",") if x}
+    saved = json.loads(saved_path.read_text()) if only and saved_path.exists() else {}
+    todo = only or {"peak", "before_after", "settings", "ablation", "learnability"}
     stream, used = corpus_stream()
     shuffled_stream = np.random.default_rng(0).permutation(stream)
-    load0 = os.getloadavg()[0]
+    results = dict(saved)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         real = write_shards(tmp / "real", stream)
         shuffled = write_shards(tmp / "shuffled", shuffled_stream)
-        before_root = extract_before(tmp)
-        peaks = {t: spawn({"kind": "peak", "threads": t})["peak"] for t in (1, 2)}
-        ba = before_after(real, tmp, before_root, rounds=1 if args.quick else 2, peak1=peaks[1])
-        sweep = settings_sweep(real, tmp, with_compile=not args.quick, peaks=peaks)
-        abl = ablation(tmp, tokens_per_run=100_000 if args.quick else 200_000)
-        curves = learnability(real, shuffled, tmp, steps=100 if args.quick else args.steps)
-        sha = hash_rate(real)
-    load1 = os.getloadavg()[0]
-    write_report(stream=stream, used=used, peaks=peaks, ba=ba, sweep=sweep, abl=abl, curves=curves, sha=sha,
-                 load=(load0, load1), torch_version=torch.__version__)
+        results["load_start"] = os.getloadavg()[0]
+        if "peak" in todo or "peaks" not in results:
+            results["peaks"] = {str(t): spawn({"kind": "peak", "threads": t})["peak"] for t in (1, 2)}
+        peaks = {int(k): v for k, v in results["peaks"].items()}
+        if "before_after" in todo:
+            results["ba"] = before_after(real, tmp, extract_before(tmp), rounds=1 if args.quick else 2, peak1=peaks[1])
+        if "settings" in todo:
+            results["sweep"] = settings_sweep(real, tmp, with_compile=not args.quick, peaks=peaks)
+        if "ablation" in todo:
+            results["abl"] = ablation(tmp, tokens_per_run=100_000 if args.quick else 200_000)
+        if "learnability" in todo:
+            results["curves"] = learnability(real, shuffled, tmp, steps=100 if args.quick else args.steps)
+        results["sha"] = hash_rate(real)
+    results["load_end"] = os.getloadavg()[0]
+    saved_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    write_report(stream=stream, used=used, peaks=peaks, ba=results["ba"], sweep=results["sweep"], abl=results["abl"],
+                 curves=results["curves"], sha=results["sha"], load=(results["load_start"], results["load_end"]),
+                 torch_version=torch.__version__)
 
 
 def unigram_entropy(stream: np.ndarray) -> float:
@@ -306,21 +321,28 @@ def write_report(*, stream: np.ndarray, used: list[str], peaks: dict[int, float]
         "| setting | tok/s | MFU (of the peak for its threads) | wall of the run |", "|---|---:|---:|---:|"]
     for r in sweep:
         lines.append(f"| {r['name']} | {r['tokens_per_s']:,.0f} | {r['mfu']:.0%} | {r['wall']:.1f} s |")
-    lines += ["", f"## 4. An ablation's cost: 4 variants x 3 seeds on the sample pipeline's output", "",
+    lines += ["", "Two threads in one process gain little on a tiny model and lose badly whenever another process holds "
+              "one of the cores (torch's OpenMP threads wait for each other at every op); two one-thread processes "
+              "use both cores. torch.compile's first step compiles for most of a minute on these cores, more than "
+              "a short run saves.",
+              "", "## 4. An ablation's cost: 4 variants x 3 seeds on the sample pipeline's output", "",
               f"`dataforge run pipelines/pretrain_mix.yaml` took {abl['pipeline_s']:.0f} s once "
               f"({abl['shard_tokens']:,} train tokens). Then {abl['runs']} runs of tiny, 16 x 128, {abl['steps']} steps "
               f"({abl['tokens']:,} tokens each), 2 processes with 1 thread each, each scored at the end on "
               "WikiText-2 (121 kB), Botchan (101 kB) and ARC-Challenge (1,172 questions): "
-              f"**{abl['wall'] / 60:.1f} minutes** in all (median {abl['rate']:,.0f} tok/s per run; training "
-              f"{abl['train_share']:.0%} of the wall time, shard verification, evaluation and start-up the rest). "
-              f"At the before-trainer's {ba[0]['before']:,.0f} tok/s the training alone would take "
-              f"{abl['runs'] * abl['tokens'] / ba[0]['before'] / 2 / 60:.0f} minutes on the same 2 cores.", "",
+              f"**{abl['wall'] / 60:.1f} minutes** in all at a load average of {abl['load'][0]:.1f} to {abl['load'][1]:.1f} "
+              f"(median {abl['rate']:,.0f} tok/s per run; training {abl['train_share']:.0%} of the wall time, shard "
+              f"verification, evaluation and start-up the rest). The 12 processes used {abl['cpu'] / 60:.1f} CPU "
+              f"minutes, so on 2 idle cores the ablation takes about **{abl['cpu'] / 2 / 60:.1f} minutes**. At the "
+              f"before-trainer's best {ba[0]['before']:,.0f} tok/s the training alone would need "
+              f"{abl['runs'] * abl['tokens'] / ba[0]['before'] / 60:.1f} CPU minutes, against "
+              f"{abl['runs'] * abl['tokens'] / ba[0]['after'] / 60:.1f} now.", "",
               "Mean over the 12 runs: " + ", ".join(f"{k} {v:.3f}" for k, v in abl["metrics"].items()) + ".", "",
               "## 5. Learnability: tiny, 16 x 128, 1 thread; real shards against the same tokens shuffled", "",
               f"Unigram entropy of the tokens: {unigram_entropy(stream):.3f} nats.", "",
               "| step | real: eval loss | shuffled: eval loss | gap |", "|---:|---:|---:|---:|"]
-    for (s, a), (_, b) in zip(curves["real"]["curve"], curves["shuffled"]["curve"]):
-        lines.append(f"| {s} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+    for (step, a), (_, b) in zip(curves["real"]["curve"], curves["shuffled"]["curve"]):
+        lines.append(f"| {step} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
     lines += ["", "| evaluation set (independent of both) | real | shuffled |", "|---|---:|---:|"]
     for key in sorted(curves["real"]["sets"]):
         if key.endswith(("/bytes", "/tokens", "/questions")):

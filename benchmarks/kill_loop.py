@@ -41,13 +41,122 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import (REPO, build_input, dataforge_cmd, descendants, doc_counts, load_average,  # noqa: E402
-                         proc_stat, run_env, shard_sums, write_pipeline)
-
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "faults.md"
 EVENTS = ("phase0_commit", "reduce", "phase1_commit", "pack", "manifest")
-VOLATILE = ("created", "time", "seconds", "date")  # manifest keys that differ between any two runs
+VOLATILE = ("created", "time", "seconds", "date", "added")  # keys that differ between any two runs
+
+# source -> (reader options, files): real files of each format from data/ and ../shared/data
+SOURCES: dict[str, tuple[str, list[Path]]] = {
+    "web": ("{reader: warc}", [*sorted((REPO / "data/warc").glob("*.warc.gz")),
+                               SHARED / "warc/dolma/sample-0000.warc.gz"]),
+    "fineweb": ("{reader: parquet}", [REPO / "data/web/fineweb-sample.parquet",
+                                      *sorted((SHARED / "text/web/fineweb-legal").glob("*.parquet"))]),
+    "c4": ("{reader: jsonl}", [REPO / "data/c4/tiny_c4_sample.jsonl", REPO / "data/c4/olmo-c4-sample.01.jsonl.gz",
+                               SHARED / "text/web/dclm/majority_data.jsonl"]),
+    "wiki": ("{reader: text, split: line}", [REPO / "data/wiki/wiki_demo.txt", SHARED / "text/wikitext-2/valid.txt"]),
+    "books": ("{reader: text, split: file}", [*sorted((REPO / "data/books").glob("*.txt")),
+                                              SHARED / "text/gutenberg/1342-0.txt"]),
+}
+PIPELINE = """\
+name: kill_loop
+seed: 1234
+output: {out}
+executor: {executor}
+inputs:
+{inputs}
+stages:
+  - langid: {{languages: [en], min_score: 0.65}}
+  - gopher_repetition: {{sources: [web, fineweb, c4]}}
+  - gopher_quality: {{sources: [web, fineweb, c4]}}
+  - c4: {{filter_no_terminal_punct: false, sources: [web, fineweb, c4]}}
+  - fineweb_quality: {{sources: [web, fineweb, c4]}}
+  - minhash_dedup: {{}}
+  - write: {{format: jsonl}}
+  - mix: {{target_tokens: 2000000, max_epochs: 2}}
+  - tokenize: {{tokenizer: {repo}/data/tokenizer.json, seq_len: 512, shard_tokens: 262144, validation_fraction: 0.02}}
+"""
+
+
+def build_input(dest: Path, *, per_source: int) -> list[Path]:
+    """The first ``per_source`` files of each source, copied into ``dest/<source>/`` (mtimes kept)."""
+    files = []
+    for source, (_, paths) in SOURCES.items():
+        (dest / source).mkdir(parents=True, exist_ok=True)
+        for p in [p for p in paths if p.is_file()][:per_source]:
+            target = dest / source / f"{p.parent.name}-{p.name}"
+            if not target.exists():
+                shutil.copy2(p, target)
+            files.append(target)
+    return files
+
+
+def write_pipeline(path: Path, *, inp: Path, out: Path, executor: str) -> Path:
+    inputs = "\n".join(f"  {s}: {opts[:-1]}, paths: \"{inp}/{s}/*\"}}" for s, (opts, _) in SOURCES.items()
+                       if (inp / s).is_dir())
+    path.write_text(PIPELINE.format(out=out, executor=executor, inputs=inputs, repo=REPO))
+    return path
+
+
+def dataforge_cmd(pipeline: Path, output: Path | None = None) -> list[str]:
+    return [sys.executable, "-m", "dataforge", "run", str(pipeline), *(["--output", str(output)] if output else [])]
+
+
+def run_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "disabled", **extra}
+    if "DATAFORGE_KILL_AT" not in extra:
+        env.pop("DATAFORGE_KILL_AT", None)
+    return env
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat fields after "(comm)": [0] state, [1] ppid, [2] pgrp, ... [19] start time."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def descendants(root: int) -> dict[int, list[str]]:
+    """``root`` and every process below it (by parent pid, now), with their /proc stat fields."""
+    stats = {int(e.name): st for e in Path("/proc").iterdir() if e.name.isdigit() and (st := proc_stat(int(e.name)))}
+    children: dict[int, list[int]] = {}
+    for pid, st in stats.items():
+        children.setdefault(int(st[1]), []).append(pid)
+    found: dict[int, list[str]] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats and pid not in found:
+            found[pid] = stats[pid]
+            todo.extend(children.get(pid, []))
+    return found
+
+
+def shard_sums(out: Path) -> list[tuple[str, str]]:
+    """(shard file, sha256) as the manifest lists them, each re-hashed from the file on disk."""
+    from dataforge.tokenize.shards import manifest_shards
+
+    sums = []
+    for path, entry in manifest_shards(out):
+        real = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "MISSING"
+        sums.append((path.name, entry["sha256"] if real == entry["sha256"] else f"MISMATCH {real}"))
+    return sums
+
+
+def doc_counts(out: Path) -> dict[str, Any]:
+    """stats.json's counters without timings: every docs/bytes/drop counter per stage and source."""
+    stats = json.loads((out / "stats.json").read_text())
+    counts = stats.get("counts", stats)
+    return {stage: {src: {k: v for k, v in keys.items() if k != "seconds"} for src, keys in per.items()}
+            for stage, per in counts.items()}
 
 
 # ---- the output's fingerprint ------------------------------------------------------------------
@@ -77,10 +186,10 @@ def differences(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
 
 
 # ---- processes ---------------------------------------------------------------------------------
-def start(pipeline: Path, out: Path, log: Path) -> subprocess.Popen:
+def start(pipeline: Path, out: Path | None, log: Path, **env: str) -> subprocess.Popen:
     """``--output`` overrides the file's ``output:``, so every run shares one config hash."""
     with open(log, "ab") as fh:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(dataforge_cmd(pipeline, out), cwd=REPO, env=run_env(), stdout=fh,
+        return subprocess.Popen(dataforge_cmd(pipeline, out), cwd=REPO, env=run_env(**env), stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -158,16 +267,18 @@ def draw_points(rng: random.Random, n: int, n_tasks: int) -> list[dict[str, Any]
     return points
 
 
-def run_to_kill(pipeline: Path, out: Path, point: dict[str, Any], clean_s: float, log: Path) -> str:
-    """Start the run and SIGKILL it at ``point``; returns what happened ("killed" or why not)."""
-    proc = start(pipeline, out, log)
+def run_to_kill(pipeline: Path, out: Path, point: dict[str, Any], clean_s: float, log: Path, *,
+                override: bool = True, predicate: Callable[[str, int, Path], Callable[[], bool]] | None = None) -> str:
+    """Start the run and SIGKILL it at ``point``; returns what happened ("killed" or why not).
+    ``override``: pass ``out`` as ``--output``; ``predicate``: the event test (``event_predicate``)."""
+    proc = start(pipeline, out if override else None, log)
     t0 = time.monotonic()
     if point["kind"] == "time":
         deadline = t0 + point["at"] * clean_s
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
     else:
-        seen = event_predicate(point["kind"], point["k"], out)
+        seen = (predicate or event_predicate)(point["kind"], point["k"], out)
         while not seen() and proc.poll() is None:
             time.sleep(0.005)
         if proc.poll() is None:
@@ -255,21 +366,46 @@ def driver_kill(pipeline: Path, out: Path, want: dict[str, Any], *, log: Path, w
 # ---- main --------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mode", choices=("both", "plain", "append"), default="both")
     ap.add_argument("--points", type=int, default=40)
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--per-source", type=int, default=2)
     ap.add_argument("--worker-kills", type=int, default=6)
     ap.add_argument("--ray-worker-kills", type=int, default=1)
     ap.add_argument("--driver-kills", type=int, default=2)
+    ap.add_argument("--days", type=int, default=4, help="append mode: days of input")
+    ap.add_argument("--per-day", type=int, default=160, help="append mode: new documents per day")
+    ap.add_argument("--append-rounds", type=int, default=5, help="append mode: killed sequences of all days")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
-    rng = random.Random(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="kill_loop-"))
+    load_start = load_average()
+    sections: list[list[str]] = []
+    if args.mode in ("both", "plain"):
+        sections.append(plain_mode(args, work / "plain"))
+    if args.mode in ("both", "append"):
+        from kill_append import append_loop, report_lines
+
+        t0 = time.monotonic()
+        res = append_loop(work / "append", days=args.days, per_day=args.per_day, rounds=args.append_rounds,
+                          seed=args.seed)
+        sections.append(report_lines(res) + [f"Append mode took {time.monotonic() - t0:.0f} s.", ""])
+    cmd = " ".join(["benchmarks/kill_loop.py", *sys.argv[1:]])
+    head = ["# Faults: SIGKILL at random moments and at every commit point, worker processes killed mid-task", "",
+            f"Produced by `{cmd}` on a shared 2-core machine (load average {load_start} at the start, "
+            f"{load_average()} at the end).", ""]
+    text = "\n".join(head + [line for s in sections for line in s])
+    RESULTS.write_text(text)
+    print(text)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def plain_mode(args: argparse.Namespace, work: Path) -> list[str]:
+    rng = random.Random(args.seed)
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     files = build_input(work / "input", per_source=args.per_source)
-    load_start = load_average()
-
     local = write_pipeline(work / "local.yaml", inp=work / "input", out=work / "out",
                            executor="{kind: local, workers: 2}")
     shutil.rmtree(work / "clean", ignore_errors=True)
@@ -300,33 +436,28 @@ def main() -> None:
         workers.append({**worker_kill(ray_pipe, work / "ray", want, phase=j % 2, k=k,
                                       log=logs / f"ray-worker-{j}.log", ray=True), "executor": "ray"})
         print(f"ray worker kill {j}: {workers[-1]}", flush=True)
-    report(groups, workers, drivers, n_tasks=len(files), clean_s=clean_s, load=(load_start, load_average()), args=args)
-    if args.work is None:
-        shutil.rmtree(work, ignore_errors=True)
+    return report(groups, workers, drivers, n_tasks=len(files), clean_s=clean_s)
 
 
 def report(groups: list[dict[str, Any]], workers: list[dict[str, Any]], drivers: list[dict[str, Any]], *,
-           n_tasks: int, clean_s: float, load: tuple[str, str], args: argparse.Namespace) -> None:
+           n_tasks: int, clean_s: float) -> list[str]:
     points = [p for g in groups for p in g["points"]]
     killed = [p for p in points if p["result"] == "killed"]
     bad_groups = [g for g in groups if g["diff"]]
     by_kind = Counter(p["kind"] for p in killed)
     tried_kinds = Counter(p["kind"] for p in points)
     lines = [
-        "# Faults: SIGKILL at random moments, worker processes killed mid-task",
+        "## Plain runs",
         "",
-        f"Produced by `benchmarks/kill_loop.py --points {args.points} --seed {args.seed} --per-source "
-        f"{args.per_source} --worker-kills {args.worker_kills} --ray-worker-kills {args.ray_worker_kills} "
-        f"--driver-kills {args.driver_kills}` on a "
-        f"shared 2-core machine (load average {load[0]} at the start, {load[1]} at the end). Input: {n_tasks} real "
-        "files (bench_scale's sources: WARC, FineWeb Parquet, C4 JSONL, WikiText lines, Gutenberg books); "
+        f"Input: {n_tasks} real "
+        "files (WARC, FineWeb Parquet, C4/DCLM JSONL, WikiText lines, Gutenberg books); "
         "pipeline: langid -> Gopher -> C4 -> FineWeb filters -> minhash_dedup -> write -> mix -> tokenize, local "
         f"executor with 2 workers; the clean run took {clean_s:.1f} s.",
         "",
         "Compared after every completion with the clean run: shard sha256 list (re-hashed from the files), every "
         "file under shards/ and documents/, the manifest without timestamps, every stats.json counter but timings.",
         "",
-        "## SIGKILL of the whole run (process group), then rerun",
+        "### SIGKILL of the whole run (process group), then rerun",
         "",
         f"Kill points drawn: **{len(points)}**; kills delivered: **{len(killed)}** (the others found the run "
         f"already finished); groups (1-3 kills in a row, then one rerun to completion): {len(groups)}; "
@@ -343,7 +474,7 @@ def report(groups: list[dict[str, Any]], workers: list[dict[str, Any]], drivers:
         lines.append(f"- DIFFERENCE after {g['points']}: {g['diff']}")
     ok_workers = [w for w in workers if w["victim"] and not w["diff"]]
     lines += [
-        "## One worker process SIGKILLed mid-task (the run goes on by itself)",
+        "### One worker process SIGKILLed mid-task (the run goes on by itself)",
         "",
         f"Worker kills: **{sum(1 for w in workers if w['victim'])}** delivered, **{len(ok_workers)}** finished "
         f"with exit 0 and output identical to the clean run.",
@@ -357,7 +488,7 @@ def report(groups: list[dict[str, Any]], workers: list[dict[str, Any]], drivers:
                      f"{v.get('scratch_left', '-')} | {w['exit']} | {', '.join(w['diff']) or 'none'} |")
     lines += [
         "",
-        "## The driver alone SIGKILLed mid-task (as the OOM killer would), its workers left behind",
+        "### The driver alone SIGKILLed mid-task (as the OOM killer would), its workers left behind",
         "",
         "| run's processes | alive after the watch | task commits after the driver died | rerun exit | "
         "rerun differences | still alive after the rerun |",
@@ -374,8 +505,7 @@ def report(groups: list[dict[str, Any]], workers: list[dict[str, Any]], drivers:
                   "tests/runner/test_ray_faults.py::test_local_workers_exit_when_the_driver_is_killed_alone "
                   "(xfail until the executor's workers exit with their driver)."]
     lines.append("")
-    RESULTS.write_text("\n".join(lines))
-    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ WRITTEN_SAMPLES = ("manifest.json", "stats.json", "tokenizer.json", "report.html
                    "logs/last_run.json", "shards/train-00000.arrow", "documents/src/task.jsonl",
                    "documents/src/task.jsonl.zst", "documents/src/task.parquet", "rejected/1_stage/task.jsonl",
                    "dedup/clusters.parquet", "_work/cfg/phase-0/task/docs.parquet", "_work/cfg/phase-0/task.done",
-                   "train/metrics.jsonl", "decontamination/task.jsonl")
+                   "train/metrics.jsonl", "decontamination/9_decontaminate/task.jsonl")
 
 
 def _match_parts(pat: list[str], path: list[str]) -> bool:

@@ -192,11 +192,13 @@ class DedupParams(Params):
     keep: KeepPolicy = "first"
     # signed documents a task holds before writing a sorted spill (map memory: ~12 B x
     # bands each, plus the sort's copy); our choice, a few hundred MB at 14 bands
-    buffer_docs: int = 200_000
+    # (bounds: at least one; 2**26 is already ~11 GB at 14 bands)
+    buffer_docs: int = Field(200_000, ge=1, le=1 << 26)
     # the reduce's memory knob (see dataforge/dedup/__init__.py): band records held across
     # a band merge's runs (~40 B each), edges per union-find chunk (16 B), and /4 the
     # cluster members resolved per slice (~1 KB each); our choice, ~30 MB in all
-    merge_buffer: int = 65_536
+    # (bounds: a merge holds at least one record; 2**26 records is ~2.7 GB)
+    merge_buffer: int = Field(65_536, ge=1, le=1 << 26)
     # folder of the cross-run index: dedup against everything earlier runs kept; updated
     # only when this run succeeds (issue 4). None = no index.
     index: str | None = None

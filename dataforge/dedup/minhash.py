@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..document import Document
 from ..stage import Recorder
@@ -21,22 +21,28 @@ from .store import Batch, quality_of
 DEFAULT_BANDS, DEFAULT_ROWS = 14, 8
 
 
+#: most hashes per signature (8 B each per document): datatrove uses 112, datasketch 128
+MAX_PERM = 8192
+
+
 class MinhashParams(DedupParams):
     normalize: Normalize = Normalize()
-    # words per shingle (datatrove MinhashConfig.n_grams=5)
-    ngram: int = 5
-    # LSH bands x rows; default 14 x 8 (datatrove); set both, or neither
-    bands: int | None = None
-    rows: int | None = None
+    # words per shingle (datatrove MinhashConfig.n_grams=5); longer than 1024 words only
+    # whole copies match (exact_dedup's job)
+    ngram: int = Field(5, ge=1, le=1024)
+    # LSH bands x rows; default 14 x 8 (datatrove); set both, or neither (bands x rows <= MAX_PERM)
+    bands: int | None = Field(None, ge=1, le=MAX_PERM)
+    rows: int | None = Field(None, ge=1, le=MAX_PERM)
     # Jaccard threshold: when set without bands/rows, bands x rows minimise the equally
     # weighted false-positive + false-negative area (datasketch MinHashLSH's rule)
     threshold: float | None = None
     # hashes per signature; default bands*rows, or 128 with a threshold (datasketch default)
-    num_perm: int | None = None
+    num_perm: int | None = Field(None, ge=1, le=MAX_PERM)
     # "fast" (xxh3 + exact mod 2^61-1 permutations) or "datasketch" (equal to datasketch.MinHash)
     hash: HashMode = "fast"
-    # permutation seed; default the run seed
-    seed: int | None = None
+    # permutation seed; default the run seed (numpy takes seeds >= 0; datasketch's
+    # RandomState only those below 2**32)
+    seed: int | None = Field(None, ge=0, lt=1 << 63)
     # keep a candidate pair (same bucket in some band) only if the fraction of equal
     # hashes over the whole signature reaches threshold; sharpens the LSH S-curve
     # (datasketch docs recommend checking candidates' Jaccard). Off = plain LSH, like
@@ -54,10 +60,14 @@ class MinhashParams(DedupParams):
             raise ValueError("verify needs a threshold, e.g. threshold: 0.8")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ValueError("threshold must be between 0 and 1, e.g. 0.8")
-        if self.ngram < 1 or (self.bands is not None and (self.bands < 1 or self.rows < 1)):
-            raise ValueError("ngram, bands and rows must be at least 1")
         if self.num_perm is not None and self.bands is not None and self.num_perm < self.bands * self.rows:
             raise ValueError(f"num_perm must be at least bands*rows = {self.bands * self.rows}")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > MAX_PERM:
+            raise ValueError(f"bands x rows = {self.bands * self.rows:,} hashes per document is more than "
+                             f"{MAX_PERM:,} ({8 * MAX_PERM // 1024} KB of signature each); lower bands or rows")
+        if self.hash == "datasketch" and self.seed is not None and self.seed >= 1 << 32:
+            raise ValueError(f"seed {self.seed} with hash: datasketch: datasketch seeds numpy's RandomState, which "
+                             "takes seeds below 2**32 (4294967296)")
         return self
 
     def layout(self) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import xxhash
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..document import Document
 from ..errors import DataforgeError
@@ -44,6 +44,10 @@ from .store import id_hash
 RESULT = "result.json"
 
 
+#: the largest Bloom filter a span dedup may hold in memory (our choice: a worker of a 64 GB machine)
+MAX_BLOOM_BYTES = 16 << 30
+
+
 class SpanDedupParams(Params):
     """Options both span dedups share."""
 
@@ -56,15 +60,28 @@ class SpanDedupParams(Params):
     bloom_fp_rate: float = Field(1e-4, gt=0, lt=1, allow_inf_nan=False)
     # bloom: units the filter is sized for; null = this run's units (with an index: fix it
     # at a size for all runs to come, it cannot grow)
-    bloom_capacity: int | None = Field(None, ge=1)
+    # (the filter, ~19 bits a unit at 1e-4, is held in memory whole: at most MAX_BLOOM_BYTES)
+    bloom_capacity: int | None = Field(None, ge=1, le=1 << 40)
     # units a task holds before writing a sorted run (map memory: ~20 B each); our choice
-    buffer_units: int = Field(1_000_000, ge=1)
+    # (at most 2**27: ~2.7 GB)
+    buffer_units: int = Field(1_000_000, ge=1, le=1 << 27)
     # records held across a merge's runs (reduce memory: ~40 B each); as minhash_dedup
-    merge_buffer: int = Field(65_536, ge=1024)
+    merge_buffer: int = Field(65_536, ge=1024, le=1 << 26)
     # folder of the cross-run index (units kept by earlier runs); null = none
     index: str | None = None
     # dropped documents kept per task for inspection under rejected/<stage>/
     sample_rejected: int = Field(3, ge=0)
+
+    @model_validator(mode="after")
+    def _bloom_fits(self) -> "SpanDedupParams":
+        if self.bloom_capacity is not None:
+            size = bloom_size(self.bloom_capacity, self.bloom_fp_rate)[0] // 8
+            if size > MAX_BLOOM_BYTES:
+                raise ValueError(f"a Bloom filter for bloom_capacity {self.bloom_capacity:,} units at bloom_fp_rate "
+                                 f"{self.bloom_fp_rate:g} takes {size / 2**30:,.1f} GiB of memory, more than the "
+                                 f"{MAX_BLOOM_BYTES >> 30} GiB limit; lower bloom_capacity, raise bloom_fp_rate, or "
+                                 "use method: sorted")
+        return self
 
 
 class SpanDedup(Barrier[P]):

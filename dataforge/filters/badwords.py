@@ -57,8 +57,8 @@ class BadWordsParams(FilterParams):
     lang_field: str = "lang"
     # folder of per-language lists (the bundled LDNOOBW lists; relative to the working directory)
     lists: str = "data/badwords/ldnoobw"
-    # seed of the keep_fraction draw; null = the run's seed
-    seed: int | None = None
+    # seed of the keep_fraction draw; null = the run's seed (a seed as the pipeline's: 0..2**63-1)
+    seed: int | None = Field(None, ge=0, lt=1 << 63)
 
 
 def list_languages(folder: str) -> list[str]:

@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from ..document import Document
 from ..lang.options import LanguageParams, LanguageRules
 from ..lang.segment import has_segmenter
@@ -64,11 +66,11 @@ class C4Params(LanguageParams):
     # C4: keep only lines ending in terminal punctuation (FineWeb turns this off)
     filter_no_terminal_punct: bool = True
     # C4: "discarded any page with fewer than 5 sentences" (-1 disables)
-    min_num_sentences: int = 5
+    min_num_sentences: int = Field(5, ge=-1)
     # C4: "only retained lines that contained at least 3 words" (-1 disables)
-    min_words_per_line: int = 3
+    min_words_per_line: int = Field(3, ge=-1)
     # TFDS c4_utils: drop lines with a word over 1000 characters (-1 disables)
-    max_word_length: int = 1000
+    max_word_length: int = Field(1000, ge=-1)
     # C4: "removed any page where the phrase 'lorem ipsum' appeared"
     filter_lorem_ipsum: bool = True
     # C4: "removed any line with the word Javascript"

@@ -18,7 +18,7 @@ applies to each field on its own.
 
 Counters (stats.json): ``contaminated.<benchmark>`` documents matching that benchmark
 (a document matching two counts in both), ``redacted`` documents cut, ``redacted_chars``.
-The contamination table, per task, is ``decontamination/<task>.jsonl`` in the output: one
+The contamination table, per task, is ``decontamination/<stage>/<task>.jsonl`` in the output: one
 line per contaminated document and benchmark, ``{"doc", "source", "benchmark", "items":
 [matched item ids, at most max_items], "ngrams": matched n-gram count, "action":
 "removed"|"redacted"}``.
@@ -119,7 +119,8 @@ class Decontaminate(Filter[DecontaminateParams]):
             bench, item_id = names[int(item)]
             per_bench.setdefault(bench, Counter())[item_id] += int(n)
         if self._table is None:
-            path = self.ctx.publish_dir / TABLE_DIR / f"{safe_name(self.ctx.task_id)}.jsonl"
+            # one folder per stage: two decontaminate stages never write the same file
+            path = self.ctx.publish_dir / TABLE_DIR / safe_name(self.label) / f"{safe_name(self.ctx.task_id)}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             self._table = open(path, "w", encoding="utf-8")
         for bench, items in sorted(per_bench.items()):

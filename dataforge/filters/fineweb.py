@@ -15,6 +15,8 @@ run, so CJK pages with several lines per run of text are dropped as ``list_ratio
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..document import Document
 from ..lang.options import LanguageParams, LanguageRules
 from .base import TextRuleFilter
@@ -26,18 +28,18 @@ class FineWebQualityParams(LanguageParams):
     STAGE = "fineweb_quality"
 
     # FineWeb: drop if fewer than 12% of lines end in punctuation (datatrove default)
-    line_punct_thr: float = 0.12
+    line_punct_thr: float = Field(0.12, ge=0, le=1)  # a share of lines: 0..1
     # datatrove: also drop documents where no line ends in punctuation (False = drop them)
     line_punct_exclude_zero: bool = False
     # datatrove: characters that end a "punctuated" line; None = every sentence terminal
     stop_chars: tuple[str, ...] | None = None
     # FineWeb: drop if more than 67% of lines are short (<= 30 characters)
-    short_line_thr: float = 0.67
-    short_line_length: int = 30
+    short_line_thr: float = Field(0.67, ge=0, le=1)  # a share of lines: 0..1
+    short_line_length: int = Field(30, ge=0)  # characters
     # FineWeb: drop if more than 1% of characters are in duplicated lines
-    char_duplicates_ratio: float = 0.01
+    char_duplicates_ratio: float = Field(0.01, ge=0, le=1)  # a share of characters: 0..1
     # FineWeb: drop if there are more than 0.3 newlines per word (list-like pages)
-    new_line_ratio: float = 0.3
+    new_line_ratio: float = Field(0.3, ge=0)  # newlines per word: may exceed 1, never negative
 
 
 _TERMINAL = tuple(sorted(TERMINAL_PUNCTUATION))

@@ -123,7 +123,8 @@ class NormalizeTextParams(FilterParams):
     collapse_spaces: bool = True
     # at most this many consecutive line breaks (2 = paragraphs kept, blank runs cut);
     # null = leave line breaks alone. Our choice: paragraph breaks carry structure
-    max_newlines: int | None = Field(2, ge=1)
+    # (at most 65536: a regex repeat count, and no text needs more blank lines kept)
+    max_newlines: int | None = Field(2, ge=1, le=1 << 16)
     # strip leading and trailing whitespace of the whole text
     strip: bool = True
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..document import Document
 from ..lang.options import LanguageParams, LanguageRules
@@ -52,22 +52,33 @@ class GopherQualityParams(LanguageParams):
     STAGE = "gopher_quality"
 
     # Gopher A1.1: "fewer than 50 or more than 100,000 words"; datatrove defaults
-    min_doc_words: int | None = 50
-    max_doc_words: int | None = 100_000
+    # (a count of words: not negative; a maximum under 1 would drop every document)
+    min_doc_words: int | None = Field(50, ge=0)
+    max_doc_words: int | None = Field(100_000, ge=1)
     # Gopher: "mean word length is outside the range of 3 to 10 characters"
-    min_avg_word_length: float | None = 3
-    max_avg_word_length: float | None = 10
+    min_avg_word_length: float | None = Field(3, ge=0)
+    max_avg_word_length: float | None = Field(10, gt=0)
     # Gopher: "symbol-to-word ratio greater than 0.1 for either the hash symbol or the ellipsis"
-    max_symbol_word_ratio: float | None = 0.1
-    # Gopher: "more than 90% of lines starting with a bullet point"
-    max_bullet_lines_ratio: float | None = 0.9
-    # Gopher: "more than 30% ending with an ellipsis"
-    max_ellipsis_lines_ratio: float | None = 0.3
-    # Gopher: "80% of words in a document contain at least one alphabetic character"
-    max_non_alpha_words_ratio: float | None = 0.8
+    # (symbols per word: may exceed 1, never negative)
+    max_symbol_word_ratio: float | None = Field(0.1, ge=0)
+    # Gopher: "more than 90% of lines starting with a bullet point" (a share of lines: 0..1)
+    max_bullet_lines_ratio: float | None = Field(0.9, ge=0, le=1)
+    # Gopher: "more than 30% ending with an ellipsis" (a share of lines: 0..1)
+    max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0, le=1)
+    # Gopher: "80% of words in a document contain at least one alphabetic character" (a share: 0..1)
+    max_non_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
     # Gopher: "at least two of the following English words: the, be, to, of, and, that, have, with"
-    min_stop_words: int | None = 2
+    min_stop_words: int | None = Field(2, ge=0)
     stop_words: list[str] = Field(default_factory=lambda: ["the", "be", "to", "of", "and", "that", "have", "with"])
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "GopherQualityParams":
+        for low, high in (("min_doc_words", "max_doc_words"), ("min_avg_word_length", "max_avg_word_length")):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{low} ({a}) is above {high} ({b}): every document would be dropped; "
+                                 f"lower {low} or raise {high}")
+        return self
 
 
 def gopher_quality_reason(text: str, p: GopherQualityParams, *, language: str | None = None) -> str | None:
@@ -150,18 +161,24 @@ class GopherQuality(LanguageRules[GopherQualityParams], TextRuleFilter[GopherQua
         return gopher_quality_reason(doc.text, self.params_for(lang), language=lang)
 
 
+#: an n-gram size (Gopher uses 2..10; 0 or less has no n-grams to count) and a share of characters
+NGramSize = Annotated[int, Field(ge=1, le=64)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
 class GopherRepetitionParams(LanguageParams):
     STAGE = "gopher_repetition"
 
-    # Gopher Table A1 thresholds; datatrove defaults
-    dup_line_frac: float | None = 0.3  # duplicate line fraction
-    dup_para_frac: float | None = 0.3  # duplicate paragraph fraction
-    dup_line_char_frac: float | None = 0.2  # duplicate line character fraction
-    dup_para_char_frac: float | None = 0.2  # duplicate paragraph character fraction
+    # Gopher Table A1 thresholds; datatrove defaults (shares of lines/paragraphs/characters: 0..1)
+    dup_line_frac: Share | None = 0.3  # duplicate line fraction
+    dup_para_frac: Share | None = 0.3  # duplicate paragraph fraction
+    dup_line_char_frac: Share | None = 0.2  # duplicate line character fraction
+    dup_para_char_frac: Share | None = 0.2  # duplicate paragraph character fraction
     # Gopher Table A1: top 2/3/4-gram character fraction 0.20/0.18/0.16
-    top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.2), (3, 0.18), (4, 0.16))
+    top_n_grams: tuple[tuple[NGramSize, Share], ...] = ((2, 0.2), (3, 0.18), (4, 0.16))
     # Gopher Table A1: duplicate 5..10-gram character fraction 0.15 .. 0.10
-    dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+    dup_n_grams: tuple[tuple[NGramSize, Share], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11),
+                                                        (10, 0.10))
 
 
 def gopher_repetition_reason(text: str, p: GopherRepetitionParams, *, language: str | None = None) -> str | None:

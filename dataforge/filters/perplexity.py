@@ -48,13 +48,14 @@ class PerplexityParams(FilterParams):
     # the two cut-offs (head <= a < middle <= b < tail); null = terciles per task
     bucket_cutoffs: tuple[float, float] | None = None
     # documents per task whose terciles are the cut-offs (when bucket_cutoffs is null)
-    calibration_docs: int = Field(1000, ge=3)
+    # (held in memory until then)
+    calibration_docs: int = Field(1000, ge=3, le=1 << 20)
     # tokens scored per document (CCNet scores whole documents; a prefix is cheaper)
-    max_tokens: int = Field(1024, ge=1)
-    # windows per forward pass (throughput only)
-    batch_size: int = Field(32, ge=1)
-    # torch device for scoring
-    device: str = "cpu"
+    max_tokens: int = Field(1024, ge=1, le=1 << 30)
+    # windows per forward pass (throughput only); one batch of windows is in memory
+    batch_size: int = Field(32, ge=1, le=1 << 16)
+    # torch device for scoring (as train's device: auto, cpu, mps, cuda, cuda:N; checked before the run)
+    device: str = Field("cpu", pattern=r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 
     @field_validator("bucket_cutoffs")
     @classmethod

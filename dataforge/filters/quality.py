@@ -41,10 +41,10 @@ class QualityClassifierParams(FilterParams):
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     # keep this best-scoring fraction (DCLM kept the top 10%: 0.1); null = off
     top_fraction: float | None = Field(None, gt=0.0, le=1.0)
-    # documents per task used to estimate the top_fraction cut-off
-    calibration_docs: int = Field(1000, ge=1)
-    # documents per fastText call (throughput only)
-    batch_size: int = Field(512, ge=1)
+    # documents per task used to estimate the top_fraction cut-off (held in memory until then)
+    calibration_docs: int = Field(1000, ge=1, le=1 << 20)
+    # documents per fastText call (throughput only); a batch is held in memory
+    batch_size: int = Field(512, ge=1, le=1 << 20)
 
     @field_validator("model")
     @classmethod

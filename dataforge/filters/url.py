@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from ..document import Document
 from ..stage import Filter, FilterParams, TaskContext
@@ -53,7 +53,7 @@ class UrlFilterParams(FilterParams):
     banned_subwords: list[str] = []
     # words that drop the URL only together (datatrove: soft_banned_words, soft_word_threshold=2)
     soft_banned_words: list[str] = []
-    soft_word_threshold: int = 2
+    soft_word_threshold: int = Field(2, ge=1)  # 0 would drop every URL
 
     @field_validator("domain_files", "subdomain_files", "url_files")
     @classmethod

@@ -6,7 +6,10 @@ A params model that subclasses ``LanguageParams`` and sets ``STAGE`` gets:
   (``doc.meta['lang']`` wins when present); null = the English rules, unchanged;
 * ``per_language``: ``{zh: {min_doc_words: 30}, ja: {...}}``, options for one language,
   validated like the stage's own (an unknown language code or option name is an error
-  at that key: ``stages[2].gopher_quality.per_language.zh.min_doc_wrds: unknown option``).
+  at that key: ``stages[2].gopher_quality.per_language.zh.min_doc_wrds: unknown option``;
+  NaN, infinity and out-of-range values too), and then merged with the language's
+  defaults and checked again as a whole, so a language's options that contradict each
+  other are refused before the run, not in the middle of it.
 
 ``LanguageRules.params_for(lang)`` gives the stage's params for one language, built once per
 language and stage: see ``defaults.py`` for the precedence.
@@ -18,7 +21,7 @@ import sys
 from copy import copy
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, ConfigDict, Field, create_model
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ..document import Document
 from ..stage import FilterParams
@@ -50,17 +53,31 @@ class LanguageParams(FilterParams):
             if name in _OWN:
                 continue
             opt = copy(info)
+            # unset = None (defaults are not validated); a value given, null included, has the option's own type
             opt.default, opt.default_factory = None, None
-            fields[name] = (info.annotation | None, opt)
+            fields[name] = (info.annotation, opt)
         name = f"{cls.__name__}Overrides"
-        over = create_model(name, __config__=ConfigDict(extra="forbid", frozen=True), __module__=cls.__module__,
-                            **fields)
+        over = create_model(name, __config__=ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False),
+                            __module__=cls.__module__, **fields)
         setattr(sys.modules[cls.__module__], name, over)  # picklable by name, like any class
         cls.Overrides = over
         per = copy(cls.model_fields["per_language"])
         per.annotation = dict[LanguageCode, over]  # type: ignore[valid-type]
         cls.model_fields["per_language"] = per
         cls.model_rebuild(force=True)
+
+    @model_validator(mode="after")
+    def _languages_whole(self) -> "LanguageParams":
+        """Each per_language block merged with its language's defaults is a valid set of options."""
+        for language in self.per_language:
+            try:
+                for_language(self, language)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"per_language.{language}{'.' + where if where else ''}: {err['msg']} "
+                                 f"(for '{language}' documents, with that language's defaults)") from None
+        return self
 
 
 P = TypeVar("P", bound=LanguageParams)

@@ -54,7 +54,8 @@ class ExtractOptions(Params):
     main_content: bool = True
     # seconds per document before the page is dropped as extract_timeout (a task must
     # not hang on one pathological page; datatrove's extractors use a per-doc timeout too).
-    extract_timeout: float = Field(default=10.0, gt=0)
+    # At most an hour: a page that takes longer is a hang, and the timers take no larger value.
+    extract_timeout: float = Field(default=10.0, gt=0, le=3600)
     # trafilatura only: prefer less text but correct (datatrove's Trafilatura default).
     favour_precision: bool = True
     # "process": extract in a child process that is killed at the time limit -- a hard

@@ -45,8 +45,8 @@ class ParquetParams(ReaderParams):
     # keep only these other columns in meta (None: all of them; []: none)
     meta_columns: list[str] | None = None
     # rows per record batch: bounds memory (1024 x a few KB of text); pyarrow's own
-    # default of 65536 rows can hold hundreds of MB of web text at once.
-    batch_size: int = Field(default=1024, ge=1)
+    # default of 65536 rows can hold hundreds of MB of web text at once (at most 2**20 rows).
+    batch_size: int = Field(default=1024, ge=1, le=1 << 20)
 
 
 class ParquetReader(Reader[ParquetParams]):

@@ -90,4 +90,4 @@ def _row_ok(rec: dict[str, object]) -> bool:
 
 def table_files(out: Path) -> list[Path]:
     root = out / TABLE_DIR
-    return sorted(root.glob("*.jsonl")) if root.is_dir() else []
+    return sorted(root.rglob("*.jsonl")) if root.is_dir() else []  # decontamination/<stage>/<task>.jsonl

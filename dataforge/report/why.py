@@ -7,7 +7,7 @@ stage); it keeps evidence, and ``trace`` puts it together, saying which is which
 * ``rejected/<stage>/<task>.jsonl``: the first ``sample_rejected`` (default 3) documents
   each stage dropped per reason and task, with the reason and the measured value;
 * ``dedup/*clusters.parquet``: every duplicate cluster (the kept id and the removed ones);
-* ``decontamination/<task>.jsonl``: every contaminated document, per benchmark;
+* ``decontamination/<stage>/<task>.jsonl``: every contaminated document, per benchmark;
 * ``documents/`` (a ``write`` stage): every document that reached it;
 * ``logs/run-*.log``: ``file:line: skipped: reason`` for records the reader could not read;
 * stats.json: how many documents of the source each stage dropped, per reason; where
@@ -112,7 +112,9 @@ def trace_run(run: RunData, doc_id: str) -> Trace:
     for row, file in find.contaminated(run, doc_id, prefix=prefix, damaged=damaged):
         t.source = t.source or _str(row.get("source"))
         what = "redacted" if row.get("action") == "redacted" else "contaminated"
-        t.findings.append(Finding(what, decontaminate,
+        parts = Path(file).parts  # decontamination/<stage folder>/<task>.jsonl names its stage
+        stage = (run.stats.folder_label(parts[1]) if len(parts) == 3 else None) or decontaminate
+        t.findings.append(Finding(what, stage,
                                   {k: row.get(k) for k in ("benchmark", "items", "ngrams", "action")}, file))
     writes = write_stages(run)
     for write_label, write_dir in writes:

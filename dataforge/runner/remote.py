@@ -15,18 +15,10 @@ import json
 import logging
 from pathlib import Path
 
-import xxhash
 
 log = logging.getLogger(__name__)
 
 SKIP_TOP = ("_work", ".dataforge.lock")
-
-
-def staging_dir(url: str, name: str, staging: str | None) -> Path:
-    if staging:
-        return Path(staging)
-    key = xxhash.xxh64(url.encode()).hexdigest()[:12]
-    return Path.home() / ".cache" / "dataforge" / "staging" / f"{name}-{key}"
 
 
 def publish(local: Path, url: str) -> int:

@@ -111,7 +111,7 @@ output: {tmp_path / 'out'}
 inputs:
   c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
 stages:
-  - gopher_quality: {{min_doc_words: 1000000}}
+  - gopher_quality: {{min_doc_words: 1000000, max_doc_words: null}}
   - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 128}}
 """)
     r = CliRunner().invoke(main, ["run", str(p)])

@@ -117,7 +117,7 @@ def test_removed_documents_are_counted_and_tabled(tmp_path: Path, web: list[str]
     assert [d.id for d in kept] == ["d0", "d2"]
     counts = stage.ctx.stats.to_dict()["0:decontaminate"]["web"]
     assert counts["dropped.contaminated"] == 1 and counts["contaminated.arc_challenge"] == 1
-    rows = [json.loads(line) for line in (tmp_path / "publish/decontamination/t0.jsonl").open()]
+    rows = [json.loads(line) for line in (tmp_path / "publish/decontamination/0_decontaminate/t0.jsonl").open()]
     assert len(rows) == 1
     assert rows[0]["doc"] == "d1" and rows[0]["benchmark"] == "arc_challenge" and rows[0]["action"] == "removed"
     assert rows[0]["items"][0] == "6"  # line 6 of the file: the planted item
@@ -135,7 +135,7 @@ def test_redact_cuts_the_item_and_keeps_the_rest(tmp_path: Path, web: list[str])
     assert not any(len(stage.index.lookup(word_hashes(normalized_words(out.text)))) for _ in [0])
     counts = stage.ctx.stats.to_dict()["0:decontaminate"]["web"]
     assert counts["redacted"] == 1 and counts["redacted_chars"] > len(item)
-    row = json.loads((tmp_path / "publish/decontamination/t0.jsonl").read_text())
+    row = json.loads((tmp_path / "publish/decontamination/0_decontaminate/t0.jsonl").read_text())
     assert row["action"] == "redacted"
     # a short document has nothing of 200 characters left: removed (GPT-3's rule)
     stage = make(tmp_path, mode="redact")

@@ -255,7 +255,7 @@ def test_damaged_side_files_cost_their_lines(pristine: Path, tmp_path: Path) -> 
     lines: the report and `why` skip what is bad and say so."""
     out = tmp_path / "out"
     shutil.copytree(pristine, out)
-    for f in sorted((out / "decontamination").glob("*.jsonl")):
+    for f in sorted((out / "decontamination").rglob("*.jsonl")):
         f.write_text(f.read_text() + "not json\n" + json.dumps({"doc": 1, "benchmark": ["x"]}) + "\n")
     for f in sorted((out / "rejected").glob("*/*.jsonl")):
         f.write_text(f.read_text() + '{"id": "cut short", "text": "\n[1, 2]\n')

@@ -30,7 +30,7 @@ def _section(page: str, sid: str) -> str:
 
 
 def test_contamination_per_benchmark(bundled_run: Path) -> None:
-    rows = [json.loads(line) for f in sorted((bundled_run / "decontamination").glob("*.jsonl"))
+    rows = [json.loads(line) for f in sorted((bundled_run / "decontamination").rglob("*.jsonl"))
             for line in f.read_text().splitlines()]
     assert [r["doc"] for r in rows] == [CONTAMINATED_ID] and rows[0]["items"] == ["1"]
     counted = sum(keys.get("contaminated.arc_challenge", 0) for per in stats_counts(bundled_run).values()

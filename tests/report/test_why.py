@@ -29,6 +29,10 @@ def _label(out: Path, name: str) -> str:
     return next(r["label"] for r in load_run(out).stats.stages if r["name"] == name)
 
 
+def _folder(out: Path, name: str) -> str:
+    return next(r["folder"] for r in load_run(out).stats.stages if r["name"] == name)
+
+
 def _rejected(out: Path) -> list[tuple[str, dict]]:
     return [(f.parent.name, rec) for f in sorted((out / "rejected").glob("*/*.jsonl")) for rec in Sm.jsonl_records(f)]
 
@@ -97,7 +101,8 @@ def test_a_contaminated_document_names_the_benchmark_and_items(bundled_run: Path
     assert t["verdict"] == "dropped" and t["summary"] == (
         f"dropped by {_label(bundled_run, 'decontaminate')}: contaminated by benchmark arc_challenge (items ['1'])")
     row = next(f for f in t["findings"] if f["what"] == "contaminated")
-    assert row["detail"]["action"] == "removed" and row["evidence"].startswith("decontamination/planted--")
+    assert row["detail"]["action"] == "removed" and row["evidence"].startswith(
+        f"decontamination/{_folder(bundled_run, 'decontaminate')}/planted--")
     assert t["findings"][0]["detail"] == {"file": str(bundled_run.parent / "planted.jsonl"), "line": 4}
 
 
