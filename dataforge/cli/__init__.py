@@ -35,6 +35,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "sft-mix": "dataforge.cli.instruct:sft_mix",
     "train": "dataforge.cli.train:train",
     "sample": "dataforge.cli.train:sample",
+    "evaluate": "dataforge.cli.train:evaluate",
     "report": "dataforge.cli.report:report",
     "inspect": "dataforge.cli.report:inspect",
     "stats": "dataforge.cli.report:stats",

@@ -8,6 +8,7 @@ bytes as an uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -72,6 +73,9 @@ def run_pipeline(config: PipelineConfig, *, workers: int | None = None, on_event
                 return RunResult(output=out, stats=Stats(), manifest=plan.base, nothing_to_do=True,
                                  seconds=time.perf_counter() - t0)
         complete = plan.work_dir / COMPLETE
+        if complete.exists() and (out / "stats.json").exists() and config.train is not None \
+                and _train_done(plan) is None and (out / "manifest.json").exists():
+            return _train_only(plan, out, on_event, t0)  # the data is done; train: changed since
         if complete.exists() and (out / "stats.json").exists():
             stats = Stats.load(out / "stats.json")
             manifest = _read_json(out / "manifest.json")
@@ -148,6 +152,19 @@ class _RunLog:
         if self._handler is not None:
             logging.getLogger("dataforge").removeHandler(self._handler)
             self._handler.close()
+
+
+def _train_only(plan: Plan, out: Path, on_event: OnEvent, t0: float) -> RunResult:
+    """A finished run whose ``train:`` section (or whose shards, for it) changed: train again only."""
+    with _RunLog(out) as run_log:
+        log.info("run %s: the data is up to date; train: changed, training again", plan.config.name)
+        with stop_on_signals():
+            summary, steps = _train(plan, on_event)
+        result = RunResult(output=out, stats=Stats.load(out / "stats.json"), manifest=_read_json(out / "manifest.json"),
+                           steps_run=steps, seconds=time.perf_counter() - t0, nothing_to_do=False, train=summary)
+        run_log.summary({"status": "done", "seconds": round(result.seconds, 3), "steps_run": steps, "train": summary,
+                         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "config_hash": plan.config_hash})
+        return result
 
 
 def _run(plan: Plan, executor: Any, on_event: OnEvent, t0: float, *, log_file: Path | None = None) -> RunResult:
@@ -307,18 +324,41 @@ def _number_split_files(plan: Plan, executor: Any, on_event: OnEvent) -> None:
     number_tasks(plan, counts)
 
 
-def _train(plan: Plan, on_event: OnEvent) -> tuple[dict[str, Any], int]:
-    """The pipeline's ``train:`` section: prove the shards train (resumes a killed training run)."""
-    from ..train.loop import run_training
+TRAIN_DONE = "train.json"
 
-    out = plan.config.output
-    done = plan.work_dir / "train.json"
-    if done.exists():
-        return json.loads(done.read_text()), 0
-    run_dir = out / "train"
+
+def _train_key(plan: Plan) -> str:
+    """What a finished ``train:`` step depends on: its settings and the shards (their sha256s).
+    ``train:`` does not shape the output, so it is not in the config hash; this key is."""
+    manifest = _read_json(plan.config.output / "manifest.json") or {}
+    shards = [(s.get("path"), s.get("sha256")) for s in manifest.get("shards", []) if isinstance(s, dict)]
+    blob = json.dumps({"train": plan.config.train.model_dump(mode="json"), "shards": shards}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _train_done(plan: Plan) -> dict[str, Any] | None:
+    """The summary of the training these settings and shards had already, else None."""
+    done = _read_json(plan.work_dir / TRAIN_DONE)
+    if isinstance(done, dict) and done.get("key") == _train_key(plan) and isinstance(done.get("summary"), dict):
+        return done["summary"]
+    return None
+
+
+def _train(plan: Plan, on_event: OnEvent) -> tuple[dict[str, Any], int]:
+    """The pipeline's ``train:`` section: prove the shards train. Runs again when its settings or
+    the shards changed since the last training (a new training in ``train/``, the old run's files
+    removed); a killed training resumes where its checkpoint is."""
+    from ..train import run_training
+
+    done = _train_done(plan)
+    if done is not None:
+        return done, 0
     on_event(StepStart("train on the shards"))
-    summary = run_training(plan.config.train, shards=out, output=run_dir, resume=(run_dir / "ckpt.pt").exists())
-    atomic_write_text(done, json.dumps(summary, indent=1, default=str) + "\n")
+    # "auto": continue a checkpoint of these settings and shards, else start afresh
+    summary = run_training(plan.config.train, shards=plan.config.output, output=plan.config.output / "train",
+                           resume="auto")
+    atomic_write_text(plan.work_dir / TRAIN_DONE,
+                      json.dumps({"key": _train_key(plan), "summary": summary}, indent=1, default=str) + "\n")
     on_event(StepEnd("train on the shards"))
     return summary, 1
 

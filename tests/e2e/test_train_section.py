@@ -50,3 +50,54 @@ train: {{model: tiny, stepz: 40}}
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 2
     assert "train.stepz: unknown option 'stepz' (did you mean 'steps'?)" in r.output
+
+
+def _pipeline(tmp_path: Path, data_dir: Path, *, train: str, seq_len: int = 64, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(f"""\
+seed: 1
+output: {tmp_path / 'out'}
+executor: {{workers: 1}}
+inputs:
+  books: {{reader: text, paths: {data_dir}/books/alice.txt, split: file}}
+stages:
+  - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: {seq_len}, shard_tokens: 8192, validation_fraction: 0}}
+train: {train}
+""")
+    return p
+
+
+def _summary(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "out" / "train" / "summary.json").read_text())
+
+
+def test_a_changed_train_section_trains_again_and_new_shards_start_afresh(tmp_path: Path, data_dir: Path) -> None:
+    """train: is not in the config hash (it does not shape the shards), yet changing it is not
+    'nothing to do'; shards that changed under an old checkpoint start a new training."""
+    p = _pipeline(tmp_path, data_dir, train="{model: tiny, steps: 3, batch_size: 4, eval_every: 3, warmup: 1}")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output  # a 3-step run writes everything and exits cleanly
+    assert _summary(tmp_path)["steps"] == 3
+    assert CliRunner().invoke(main, ["run", str(p)]).exit_code == 4
+
+    _pipeline(tmp_path, data_dir, train="{model: tiny, steps: 6, batch_size: 4, eval_every: 3, warmup: 1}")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output
+    assert _summary(tmp_path)["steps"] == 6  # continued from the 3-step checkpoint: steps may grow
+    assert CliRunner().invoke(main, ["run", str(p)]).exit_code == 4
+
+    _pipeline(tmp_path, data_dir, train="{model: tiny, steps: 4, batch_size: 2, eval_every: 2, warmup: 1}")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output
+    s = _summary(tmp_path)
+    assert s["steps"] == 4 and s["fresh_start"]  # another batch size cannot continue: a new training
+
+    # new shards (another seq_len): the data reruns, then the training starts afresh on them
+    _pipeline(tmp_path, data_dir, seq_len=32, train="{model: tiny, steps: 4, batch_size: 2, eval_every: 2, warmup: 1}")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "other shards" not in r.output
+    s = _summary(tmp_path)
+    assert s["steps"] == 4 and s["fresh_start"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["seq_len"] == 32
