@@ -34,6 +34,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "convert-instructions": "dataforge.cli.instruct:convert_instructions",
     "sft-mix": "dataforge.cli.instruct:sft_mix",
     "train": "dataforge.cli.train:train",
+    "ablate": "dataforge.cli.ablate:ablate",
     "sample": "dataforge.cli.train:sample",
     "evaluate": "dataforge.cli.train:evaluate",
     "report": "dataforge.cli.report:report",
