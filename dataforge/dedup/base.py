@@ -16,6 +16,7 @@ from pydantic import Field
 from ..document import Document
 from ..errors import DataforgeError
 from ..io import atomic_write_text
+from ..paths import AbsolutePath
 from ..stage import Barrier, P, Params, Recorder, ReduceContext, TaskContext, safe_name
 from .buckets import band_edges, read_edges
 from .clusters import KeepPolicy, resolve
@@ -201,6 +202,6 @@ class DedupParams(Params):
     merge_buffer: int = Field(65_536, ge=1, le=1 << 26)
     # folder of the cross-run index: dedup against everything earlier runs kept; updated
     # only when this run succeeds (issue 4). None = no index.
-    index: str | None = None
+    index: AbsolutePath | None = None
     # removed duplicates kept per task for inspection under rejected/<stage>/ (see FilterParams)
     sample_rejected: int = Field(3, ge=0)

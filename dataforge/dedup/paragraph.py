@@ -34,6 +34,7 @@ from ..errors import DataforgeError
 from ..filters.decontam_index import simplified
 from ..filters.text import count_sentences, split_sentences, words
 from ..io import atomic_write_text
+from ..paths import AbsolutePath
 from ..stage import Barrier, P, Params, ReduceContext, TaskContext, safe_name
 from .spans import (Bloom, DropSpill, SpanStore, SpanStoreWriter, bloom_duplicates, bloom_fp_rate, bloom_size,
                     order_stores, read_drops, sorted_duplicates, write_drops)
@@ -68,7 +69,7 @@ class SpanDedupParams(Params):
     # records held across a merge's runs (reduce memory: ~40 B each); as minhash_dedup
     merge_buffer: int = Field(65_536, ge=1024, le=1 << 26)
     # folder of the cross-run index (units kept by earlier runs); null = none
-    index: str | None = None
+    index: AbsolutePath | None = None
     # dropped documents kept per task for inspection under rejected/<stage>/
     sample_rejected: int = Field(3, ge=0)
 

@@ -32,6 +32,7 @@ from pydantic import Field
 
 from ..document import Document
 from ..errors import DataforgeError
+from ..paths import AbsolutePath
 from ..stage import Filter, FilterParams, Params, TaskContext
 
 # datatrove _BADWORDS_ALLOWLIST: "each filter >10% of documents of their language when disallowed"
@@ -56,7 +57,7 @@ class BadWordsParams(FilterParams):
     # metadata["language"])
     lang_field: str = "lang"
     # folder of per-language lists (the bundled LDNOOBW lists; relative to the working directory)
-    lists: str = "data/badwords/ldnoobw"
+    lists: AbsolutePath = Field("data/badwords/ldnoobw", validate_default=True)
     # seed of the keep_fraction draw; null = the run's seed (a seed as the pipeline's: 0..2**63-1)
     seed: int | None = Field(None, ge=0, lt=1 << 63)
 
@@ -127,7 +128,7 @@ class C4BadWords(Filter[BadWordsParams]):
     def check(cls, params: Params) -> list[tuple[str, str]]:
         assert isinstance(params, BadWordsParams)
         if not os.path.isdir(params.lists):
-            return [("lists", f"folder {params.lists!r} not found (relative to the working directory); "
+            return [("lists", f"folder {params.lists!r} not found; "
                               "point it at a folder of per-language word lists such as data/badwords/ldnoobw")]
         langs = list_languages(params.lists)
         if params.default_language not in langs:

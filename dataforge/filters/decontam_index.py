@@ -42,6 +42,7 @@ from pydantic import Field, field_validator
 
 from ..errors import DataforgeError
 from ..io import fsync_dir, sha256_file
+from ..paths import AbsolutePath
 from ..stage import Params
 
 INDEX_VERSION = 3
@@ -64,7 +65,7 @@ class Reference(Params):
     # the name in stats.json and the contamination table, e.g. arc_challenge
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # JSONL file, one test item per line (relative to the working directory)
-    path: str
+    path: AbsolutePath
     # the text of an item: each entry is one segment; "a+b" joins fields into one segment,
     # "choices[gold]" takes list `choices` at the index in field `gold`, a list of strings is
     # joined with spaces. null = every string (or list of strings) field, one segment each

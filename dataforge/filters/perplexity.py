@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..document import Document
 from ..errors import DataforgeError
+from ..paths import AbsolutePath
 from ..stage import Filter, FilterParams, Params, Scores, TaskContext
 
 BUCKETS = ("head", "middle", "tail")
@@ -40,7 +41,7 @@ BUCKETS = ("head", "middle", "tail")
 
 class PerplexityParams(FilterParams):
     # folder of a `dataforge train` run (its checkpoint and tokenizer)
-    model: str
+    model: AbsolutePath
     # drop documents scoring above this; null = keep all (CCNet kept all and bucketed)
     max_perplexity: float | None = Field(None, gt=0, allow_inf_nan=False)
     # write meta.perplexity_bucket (CCNet head/middle/tail)

@@ -28,13 +28,14 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..document import Document
+from ..paths import absolute
 from ..stage import Filter, FilterParams, Scores, TaskContext
 from .fasttext_model import load_model, predict
 
 
 class QualityClassifierParams(FilterParams):
     # the model shipped in data/quality (trained by `dataforge classifier train`)
-    model: str = "data/quality/quality.ftz"
+    model: str = Field("data/quality/quality.ftz", validate_default=True)  # a default is checked too
     # the label whose probability is the score (dataforge classifier train: "hq")
     label: str = "hq"
     # keep documents scoring at least this; null = do not cut by score
@@ -49,12 +50,12 @@ class QualityClassifierParams(FilterParams):
     @field_validator("model")
     @classmethod
     def _model_exists(cls, path: str) -> str:
-        if not os.path.isfile(path):
+        if not os.path.isfile(absolute(path)):
             raise ValueError(
-                f"model file {path!r} not found (relative to the working directory); train one with "
+                f"model file {path!r} not found (relative to the working directory {os.getcwd()}); train one with "
                 "`dataforge classifier train --positive HQ.jsonl --negative LQ.jsonl --output model.ftz`"
             )
-        return path
+        return absolute(path)
 
     @model_validator(mode="after")
     def _one_rule(self) -> "QualityClassifierParams":

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from ..document import Document
+from ..paths import AbsolutePath
 from ..stage import Filter, FilterParams, TaskContext
 
 _URL_WORD = re.compile(r"[^\W_]+")
@@ -38,11 +39,11 @@ class UrlFilterParams(FilterParams):
     # the meta key holding the page URL (readers store WARC-Target-URI there)
     url_key: str = "url"
     # files of blocked domains, one per line; sub-domains of a listed domain match too (UT1 style)
-    domain_files: list[str] = []
+    domain_files: list[AbsolutePath] = []
     # files of blocked host names, matched exactly
-    subdomain_files: list[str] = []
+    subdomain_files: list[AbsolutePath] = []
     # files of blocked URLs, matched exactly after normalisation (scheme and "www." dropped)
-    url_files: list[str] = []
+    url_files: list[AbsolutePath] = []
     # inline additions (datatrove: extra_domains / extra_urls)
     extra_domains: list[str] = []
     extra_subdomains: list[str] = []
@@ -60,7 +61,7 @@ class UrlFilterParams(FilterParams):
     def _files_exist(cls, paths: list[str]) -> list[str]:
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
-            raise ValueError(f"block list file(s) not found: {', '.join(missing)} (paths are relative to the working directory)")
+            raise ValueError(f"block list file(s) not found: {', '.join(missing)}")
         return paths
 
 

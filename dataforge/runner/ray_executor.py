@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,9 +45,17 @@ MAX_BATCH = 256
 CALLS_PER_CPU = 2
 
 
-def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]]) -> list[tuple[Measure, Any]]:
-    """In a Ray worker: ``fn(*args)`` for each args of the batch, with what it cost (timed_call)."""
+def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]], cwd: str | None = None
+              ) -> list[tuple[Measure, Any]]:
+    """In a Ray worker: ``fn(*args)`` for each args of the batch, with what it cost (timed_call).
+    ``cwd`` is the driver's working directory: relative paths of the pipeline file (inputs,
+    tokenizer, models) mean there what they mean in the driver, wherever the cluster was started
+    (the cluster shares the driver's filesystem at the same paths: check_shared)."""
+    import os
+
     worker_env()
+    if cwd and os.path.isdir(cwd) and os.getcwd() != cwd:
+        os.chdir(cwd)
     return [timed_call(fn, a) for a in batch]
 
 
@@ -115,6 +124,7 @@ class RayExecutor:
             self.options["memory"] = memory_per_task
         self.profile = ExecutorProfile(kind="ray", workers=self.workers, startup=time.perf_counter() - t0)
         self._batch = ray.remote(run_batch).options(**self.options)
+        self._cwd = os.getcwd()
         self._warming = self.warm_up() if warm else []
 
     @property
@@ -170,7 +180,7 @@ class RayExecutor:
                     n = batch_size(per_task=spent / timed if timed else None, remaining=len(args) - nxt,
                                    cpus=self.slots)
                     idx = range(nxt, min(len(args), nxt + n))
-                    inflight[self._batch.remote(fn_ref, [args[i] for i in idx])] = idx
+                    inflight[self._batch.remote(fn_ref, [args[i] for i in idx], self._cwd)] = idx
                     calls[0] += 1
                     nxt = idx.stop
                 done, _ = ray.wait(list(inflight), num_returns=1)

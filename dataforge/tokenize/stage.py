@@ -29,6 +29,7 @@ from ..document import Document
 from ..errors import DataforgeError
 from ..io import sha256_file
 from ..mix import MixInputs, MixParams, plan_mixture
+from ..paths import AbsolutePath
 from ..stage import AnyParams, Barrier, Params, ReduceContext, Step, TaskContext
 from .encode import (HIST_FILE, SAMPLE_FILE, encode_task, load_tokenizer, read_hist, read_summary, sample_task,
                      train_tokenizer, vocab_size)
@@ -51,7 +52,7 @@ class TrainTokenizerParams(Params):
 
 
 class TokenizeParams(Params):
-    tokenizer: str | None = None  # path to a Hugging Face tokenizer.json
+    tokenizer: AbsolutePath | None = None  # path to a Hugging Face tokenizer.json
     train: TrainTokenizerParams | None = None  # or train one on the kept text
     eos: str = "<|endoftext|>"  # appended after every document (GPT-2's EOS token)
     seq_len: int = Field(1024, ge=2, le=MAX_SEQ_LEN)  # tokens per packed sequence (nanoGPT's block_size)

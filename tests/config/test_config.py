@@ -71,7 +71,7 @@ seeed: 1
 def test_missing_tokenizer_file_is_a_config_error(tmp_path: Path, data_dir: Path) -> None:
     text = GOOD.format(out=tmp_path / "o", data=data_dir).replace(f"{data_dir}/tokenizer.json", "nope/tok.json")
     got = problems(write(tmp_path, text))
-    assert got == [f"{tmp_path / 'p.yaml'}:10: stages[2].tokenize.tokenizer: tokenizer file 'nope/tok.json' not found "
+    assert got == [f"{tmp_path / 'p.yaml'}:10: stages[2].tokenize.tokenizer: tokenizer file '{Path.cwd() / 'nope/tok.json'}' not found "
                    "(give a tokenizer.json path, or use 'train: {vocab_size: N}')"]
 
 
