@@ -170,6 +170,9 @@ class Step(Generic[P]):
     barrier: ClassVar[bool] = False
     #: does this step change document text? (documentation and ordering checks)
     rewrites_text: ClassVar[bool] = False
+    #: drop reasons it can count (``dropped.<reason>`` in stats.json) -> what each means, for
+    #: ``dataforge stages NAME`` and docs/stages.md; ``{n}`` in a reason stands for a number
+    reasons: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def check(cls, params: AnyParams) -> list[tuple[str, str]]:

@@ -17,8 +17,8 @@ from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
 from ..runner.events import Event, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone
 from ..stats import Stats
-from .common import EXIT_NOTHING, err_console as _err, fail, out_console as _out
-from .terminal import cell
+from .common import EXIT_NOTHING, err_console as _err, fail, handle_errors, out_console as _out
+from .terminal import cell, printable
 
 
 def _load(pipeline: str, output: str | None = None) -> PipelineConfig:
@@ -121,14 +121,34 @@ def _write_report(output: Path, con: Console) -> bool:
 
 
 @click.command()
-def stages() -> None:
+@click.argument("name", required=False)
+@click.option("--markdown", is_flag=True, help="Print the reference of every stage and reader as Markdown "
+              "(docs/stages.md is this output).")
+@handle_errors
+def stages(name: str | None, markdown: bool) -> None:
     """List the stages and readers a pipeline file can name (built-in and from installed
-    plugins), with the package that provides each and its options.
+    plugins), with the package that provides each and its options; with NAME, one stage or
+    reader in full: each option's type, default and meaning (with its source), the drop
+    reasons it counts, and its per-language defaults.
 
     \b
-    Example:
+    Examples:
       dataforge stages
+      dataforge stages gopher_quality
+      dataforge stages --markdown > docs/stages.md
     """
+    from ..reference import all_docs, option_docs, render_markdown, render_text, stage_doc
+
+    if markdown:
+        click.echo(render_markdown(all_docs()), nl=False)
+        return
+    if name is not None:
+        kind = next((k for k in ("stages", "readers") if name in registry.table(k)), None)
+        if kind is None:
+            known = sorted(set(registry.table("stages")) | set(registry.table("readers")))
+            raise ConfigError(f"no stage or reader named {name!r}{_suggest(name, known)}")
+        click.echo(printable(render_text(stage_doc(kind, name))), nl=False)
+        return
     out = _out()
     for kind in ("readers", "stages"):
         table = registry.table(kind)
@@ -136,15 +156,23 @@ def stages() -> None:
         t.add_column("name")
         t.add_column("package")
         t.add_column("options (default)")
-        for name in table:
+        for entry in table:
             try:
-                cls = registry.resolve(table, name)
+                cls = registry.resolve(table, entry)
             except (ImportError, AttributeError) as exc:
-                t.add_row(cell(name), cell(registry.origin(kind, name)), f"[dim]not available: {cell(exc)}[/]")
+                t.add_row(cell(entry), cell(registry.origin(kind, entry)), f"[dim]not available: {cell(exc)}[/]")
                 continue
-            opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Params.model_fields.items())
-            t.add_row(cell(name), cell(registry.origin(kind, name)), cell(opts) or "-")
+            opts = ", ".join(f"{o.name}={o.default}" for o in option_docs(cls.Params))
+            t.add_row(cell(entry), cell(registry.origin(kind, entry)), cell(opts) or "-")
         out.print(t)
+    out.print("[dim]dataforge stages NAME: one stage's options, their meaning and its drop reasons[/]")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f"; choose from: {', '.join(choices)}"
 
 
 def _print_plan(plan: Any) -> None:

@@ -25,6 +25,10 @@ class ExactDedup(DedupBarrier[ExactParams]):
     collision: about n^2 / 2^65 expected pairs, 3e-4 for 100M documents)."""
 
     Params: ClassVar[type[ExactParams]] = ExactParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "duplicate": "the same (normalised) text as a kept document of this run or of the index",
+    }
     clusters_file: ClassVar[str] = "dedup/exact_clusters.parquet"
 
     @property

@@ -26,6 +26,7 @@ MAX_PERM = 8192
 
 
 class MinhashParams(DedupParams):
+    # how text is normalised before shingling (case, punctuation, digits, whitespace)
     normalize: Normalize = Normalize()
     # words per shingle (datatrove MinhashConfig.n_grams=5); longer than 1024 words only
     # whole copies match (exact_dedup's job)
@@ -90,6 +91,11 @@ class MinhashDedup(DedupBarrier[MinhashParams]):
     """Drop near-duplicates: documents sharing any LSH band with another are clustered."""
 
     Params: ClassVar[type[MinhashParams]] = MinhashParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "duplicate": ("a near-duplicate (MinHash LSH, estimated Jaccard of shingles) of a kept document of this run or"
+                      " of the index"),
+    }
 
     def __init__(self, params: MinhashParams) -> None:
         super().__init__(params)

@@ -227,6 +227,11 @@ class ParagraphDedup(SpanDedup[ParagraphDedupParams]):
     """Remove lines (paragraphs) whose normalised words appeared earlier in the corpus."""
 
     Params: ClassVar[type[ParagraphDedupParams]] = ParagraphDedupParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "nothing left after removing duplicated spans",
+        "too_few_words": "fewer than `min_words` words left after removing duplicated paragraphs",
+    }
     rewrites_text: ClassVar[bool] = True
     kind: ClassVar[str] = "paragraph"
 
@@ -266,6 +271,12 @@ class SentenceDedup(SpanDedup[SentenceDedupParams]):
     """Remove spans of consecutive sentences seen earlier in the corpus (C4, datatrove)."""
 
     Params: ClassVar[type[SentenceDedupParams]] = SentenceDedupParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "nothing left after removing duplicated sentence spans",
+        "too_few_words": "fewer than `min_words` words left after removing duplicated spans",
+        "too_few_sentences": "fewer than `min_sentences` sentences left after removing duplicated spans",
+    }
     rewrites_text: ClassVar[bool] = True
     kind: ClassVar[str] = "sentence"
 

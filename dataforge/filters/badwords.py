@@ -118,6 +118,11 @@ class C4BadWords(Filter[BadWordsParams]):
     """Drop pages containing a word of their language's LDNOOBW list (reason ``badwords``)."""
 
     Params: ClassVar[type[BadWordsParams]] = BadWordsParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "badwords": ("a word of the document's language's LDNOOBW list occurs (`keep_fraction` of such documents are"
+                     " kept anyway)"),
+    }
 
     def __init__(self, params: BadWordsParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)

@@ -139,6 +139,13 @@ class C4(LanguageRules[C4Params], Filter[C4Params]):
     """C4's line cleaning and page rules; rewrites the text of the pages it keeps."""
 
     Params: ClassVar[type[C4Params]] = C4Params
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "no line survived the line rules",
+        "too_few_sentences": "fewer than `min_num_sentences` sentences after the line rules",
+        "lorem_ipsum": "the page contains 'lorem ipsum' (`filter_lorem_ipsum`)",
+        "curly_bracket": "the page contains '{' (`filter_curly_bracket`: code, not prose)",
+    }
     rewrites_text: ClassVar[bool] = True
 
     def clean(self, doc: Document) -> tuple[str | None, str | None, Counter[str]]:

@@ -74,6 +74,10 @@ class Decontaminate(Filter[DecontaminateParams]):
     """Drop or redact documents whose n-grams overlap a benchmark's test items."""
 
     Params: ClassVar[type[DecontaminateParams]] = DecontaminateParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "contaminated": "an `ngram`-word n-gram (normalised words) of a reference item occurs (mode: remove)",
+    }
     rewrites_text: ClassVar[bool] = True  # in redact mode
 
     def __init__(self, params: DecontaminateParams, ctx: TaskContext) -> None:

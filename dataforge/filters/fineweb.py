@@ -15,6 +15,8 @@ run, so CJK pages with several lines per run of text are dropped as ``list_ratio
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from ..document import Document
@@ -69,6 +71,14 @@ class FineWebQuality(LanguageRules[FineWebQualityParams], TextRuleFilter[FineWeb
     """FineWeb's line-punctuation, short-line, duplicate-line and list rules."""
 
     Params = FineWebQualityParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "no lines",
+        "line_punct_ratio": "under `line_punct_thr` of the lines end in punctuation",
+        "short_line_ratio": "more than `short_line_thr` of the lines are at most `short_line_length` characters",
+        "char_dup_ratio": "repeated lines hold more than `char_duplicates_ratio` of the characters",
+        "list_ratio": "newlines per word above `new_line_ratio` (a list, not prose)",
+    }
     rule = staticmethod(fineweb_quality_reason)
 
     def reject(self, doc: Document) -> str | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, NamedTuple
+from typing import ClassVar, Annotated, NamedTuple
 
 from pydantic import Field, model_validator
 
@@ -154,6 +154,20 @@ class GopherQuality(LanguageRules[GopherQualityParams], TextRuleFilter[GopherQua
     """Gopher's quality heuristics: length, word shape, symbols, bullets, stop words."""
 
     Params = GopherQualityParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "no words",
+        "short_doc": "fewer than `min_doc_words` words",
+        "long_doc": "more than `max_doc_words` words",
+        "below_avg_word_length": "mean word length under `min_avg_word_length` characters",
+        "above_avg_word_length": "mean word length over `max_avg_word_length` characters",
+        "too_many_hashes": "more than `max_symbol_word_ratio` '#' per word",
+        "too_many_ellipsis": "more than `max_symbol_word_ratio` ellipses ('...', '…') per word",
+        "too_many_bullets": "more than `max_bullet_lines_ratio` of the lines start with a bullet",
+        "too_many_end_ellipsis": "more than `max_ellipsis_lines_ratio` of the lines end with an ellipsis",
+        "below_alpha_threshold": "under `max_non_alpha_words_ratio` of the words have a letter",
+        "few_stop_words": "fewer than `min_stop_words` of `stop_words` (the language's own list when it has one)",
+    }
     rule = staticmethod(gopher_quality_reason)
 
     def reject(self, doc: Document) -> str | None:
@@ -214,6 +228,18 @@ class GopherRepetition(LanguageRules[GopherRepetitionParams], TextRuleFilter[Gop
     """Gopher's repetition heuristics: repeated lines, paragraphs and n-grams."""
 
     Params = GopherRepetitionParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty": "no text",
+        "dup_line_frac": "more than `dup_line_frac` of the lines are repeats of another line",
+        "dup_para_frac": "more than `dup_para_frac` of the paragraphs are repeats",
+        "dup_line_char_frac": "repeated lines hold more than `dup_line_char_frac` of the characters",
+        "dup_para_char_frac": "repeated paragraphs hold more than `dup_para_char_frac` of the characters",
+        "top_{n}_gram": ("the most frequent n-gram (n = 2, 3, 4 by default) covers more than its `top_n_grams` share"
+                         " of the characters"),
+        "duplicated_{n}_n_grams": ("repeated n-grams (n = 5..10 by default) cover more than their `dup_n_grams` share"
+                                   " of the characters"),
+    }
     rule = staticmethod(gopher_repetition_reason)
 
     def reject(self, doc: Document) -> str | None:

@@ -86,6 +86,11 @@ class LangId(Filter[LangIdParams]):
     """Tag each document with its language (fastText lid.176) and keep the listed ones."""
 
     Params: ClassVar[type[LangIdParams]] = LangIdParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "wrong_language": "the best label is not one of `languages`, and no wanted language scored `min_score`",
+        "low_score": "no wanted language (or, without `languages`, no language at all) scored `min_score`",
+    }
 
     @classmethod
     def check(cls, params: Params) -> list[tuple[str, str]]:

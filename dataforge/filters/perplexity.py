@@ -138,6 +138,11 @@ class Perplexity(Filter[PerplexityParams]):
     """Score perplexity under a small trained model; filter by it or bucket it (CCNet)."""
 
     Params: ClassVar[type[PerplexityParams]] = PerplexityParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "no_tokens": "the text encodes to no token",
+        "high_perplexity": "perplexity above `max_perplexity`",
+    }
 
     def __init__(self, params: PerplexityParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)

@@ -83,6 +83,11 @@ class QualityClassifier(Filter[QualityClassifierParams]):
     """Score documents with a fastText quality model; keep by threshold or top fraction."""
 
     Params: ClassVar[type[QualityClassifierParams]] = QualityClassifierParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "low_quality": ("the classifier's `label` probability is under `threshold`, or under the cut-off of"
+                        " `top_fraction`"),
+    }
 
     def __init__(self, params: QualityClassifierParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)

@@ -139,6 +139,15 @@ class UrlFilter(Filter[UrlFilterParams]):
     """Drop documents whose URL is on a block list or contains banned words."""
 
     Params: ClassVar[type[UrlFilterParams]] = UrlFilterParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "domain": "the URL's domain is on a `domain_files` list",
+        "subdomain": "the URL's host is on a `subdomain_files` list",
+        "url": "the URL itself is on a `url_files` list",
+        "banned_word": "a word of the URL is a banned word",
+        "banned_subword": "the URL contains a banned subword",
+        "soft_banned_words": "the URL has `soft_word_threshold` or more soft-banned words",
+    }
     def __init__(self, params: UrlFilterParams, ctx: TaskContext) -> None:
         super().__init__(params, ctx)
         self.lists = UrlLists(params)

@@ -25,6 +25,13 @@ class ExtractHtml(Stage[ExtractHtmlParams]):
     """Replace each document's HTML text with its extracted plain text."""
 
     Params: ClassVar[type[ExtractHtmlParams]] = ExtractHtmlParams
+    #: the drop reasons it counts (stats.json dropped.<reason>) and what each means
+    reasons: ClassVar[dict[str, str]] = {
+        "empty_extraction": "the extractor found no main text in the page",
+        "extract_timeout": "extraction took longer than `extract_timeout` seconds (the page's child process was killed)",
+        "extract_error": "the extractor raised an error on the page",
+        "extract_crash": "the extraction process died on the page (isolation: process)",
+    }
     rewrites_text: ClassVar[bool] = True
 
     def __init__(self, params: ExtractHtmlParams, ctx: TaskContext) -> None:

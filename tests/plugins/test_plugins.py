@@ -34,6 +34,7 @@ class NoDigitsParams(FilterParams):
 
 class NoDigits(Filter[NoDigitsParams]):
     Params: ClassVar[type[NoDigitsParams]] = NoDigitsParams
+    reasons: ClassVar[dict[str, str]] = {"too_many_digits": "more than `max_digits` digits"}
 
     def reject(self, doc: Document) -> str | None:
         return "too_many_digits" if sum(c.isdigit() for c in doc.text) > self.params.max_digits else None
@@ -91,6 +92,10 @@ def test_plugin_is_listed_validated_and_runs(installed: Path, tmp_path: Path, da
     line = next(line for line in r.output.splitlines() if "no_digits" in line)
     assert "dataforge-nodigits" in line and "max_digits=0" in line
     assert "plain_lines" in r.output
+    one = CliRunner().invoke(main, ["stages", "no_digits"])  # explained like a built-in
+    assert one.exit_code == 0 and "from dataforge-nodigits" in one.output
+    assert "max_digits: int = 0" in one.output and "documents with more digits than this are dropped" in one.output
+    assert "too_many_digits: more than `max_digits` digits" in one.output
     text = tmp_path / "in.txt"
     text.write_text("no digits here at all\nroom 101 on floor 3\nplain words again\n")
     p = tmp_path / "p.yaml"
