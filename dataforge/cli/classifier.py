@@ -35,9 +35,11 @@ def _fmt(x: float) -> str:
               help="Low-quality documents, same formats (repeatable).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (.ftz or .bin); an existing file that is not a fastText model is refused.")
-@click.option("--text-key", default=_DEFAULTS.text_key, show_default=True, help="JSONL/Parquet text field.")
-@click.option("--valid-fraction", default=_DEFAULTS.valid_fraction, show_default=True, type=click.FloatRange(0, 0.9),
-              help="Share of documents held out for the metrics.")
+@click.option("--text-field", "--text-key", "text_key", default=_DEFAULTS.text_key, show_default=True,
+              help="JSONL/Parquet text field (as a pipeline's text_field; --text-key is the old name).")
+@click.option("--validation-fraction", "--valid-fraction", "valid_fraction", default=_DEFAULTS.valid_fraction,
+              show_default=True, type=click.FloatRange(0, 0.9),
+              help="Share of documents held out for the metrics (--valid-fraction is the old name).")
 @click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=click.IntRange(0, 2**31 - 1),
               help="Seed of the held-out split and of fastText's training.")
 @click.option("--word-ngrams", default=_DEFAULTS.word_ngrams, show_default=True, type=click.IntRange(1, 5),
@@ -87,7 +89,8 @@ def train(positive: tuple[str, ...], negative: tuple[str, ...], output: str, tex
 @click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False), help="A trained model.")
 @click.option("--positive", "positive", multiple=True, required=True, metavar="FILE", help="Known good documents.")
 @click.option("--negative", "negative", multiple=True, required=True, metavar="FILE", help="Known bad documents.")
-@click.option("--text-key", default=_DEFAULTS.text_key, show_default=True, help="JSONL/Parquet text field.")
+@click.option("--text-field", "--text-key", "text_key", default=_DEFAULTS.text_key, show_default=True,
+              help="JSONL/Parquet text field (as a pipeline's text_field; --text-key is the old name).")
 @handle_errors
 def evaluate(model: str, positive: tuple[str, ...], negative: tuple[str, ...], text_key: str) -> None:
     """Print precision, recall, accuracy and AUC of a model on labelled files.

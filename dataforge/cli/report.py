@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("output_dir", type=click.Path(file_okay=False))
-@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", "--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Where to write the HTML (default OUTPUT_DIR/report.html).")
 @click.option("--samples", type=int, default=3, show_default=True, help="Kept documents shown per source.")
 @click.option("--rejected", type=int, default=2, show_default=True, help="Rejected documents shown per reason.")

@@ -61,7 +61,7 @@ def test_every_option_shows_its_default() -> None:
     res = CliRunner().invoke(main, ["classifier", "train", "--help"])
     flat = " ".join(res.output.split())
     assert "--seed INTEGER RANGE Seed of the held-out split and of fastText's training. [default: 0;" in flat
-    for option in ("--valid-fraction", "--word-ngrams", "--dim", "--epoch", "--lr", "--bucket"):
+    for option in ("--validation-fraction", "--text-field", "--word-ngrams", "--dim", "--epoch", "--lr", "--bucket"):
         assert option in flat
     assert flat.count("[default:") == 11  # every option but the required --positive, --negative, --output
 
