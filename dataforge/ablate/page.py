@@ -96,7 +96,8 @@ def svg_curves(results: dict[str, Any], *, width: int = 720, height: int = 360) 
     return "\n".join(out)
 
 
-def render(results: dict[str, Any]) -> str:
+def results_table(results: dict[str, Any]) -> str:
+    """The variants x metrics table, as an HTML fragment."""
     esc = html.escape
     metrics = metric_order(results)
     head = "".join(f"<th>{esc(m)} {'↓' if lower_is_better(m) else '↑'}</th>" for m in metrics)
@@ -107,29 +108,58 @@ def render(results: dict[str, Any]) -> str:
                         if m in results["table"][name] else "<td>n/a</td>" for m in metrics)
         rows.append(f"<tr><th>{esc(name)}{tag}</th><td><code>{esc(v['edit'])}</code></td>"
                     f"<td>{v['train_tokens']:,}</td><td>{v['epochs']:.3g}</td>{cells}</tr>")
+    return (f"<table><tr><th>variant</th><th>edit</th><th>train tokens</th><th>epochs</th>{head}</tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _facts(results: dict[str, Any]) -> str:
+    esc = html.escape
     b = results["budget"]
     chance = ", ".join(f"{esc(k)} {v:.3f}" for k, v in sorted(results["chance"].items())) or "none"
+    return (f"Baseline <b>{esc(results['baseline'])}</b>; seeds {esc(', '.join(map(str, results['seeds'])))}; "
+            f"model {esc(str(results['train']['model']))}; {b['steps']} steps x {b['tokens_per_step']:,} tokens "
+            f"= {b['tokens_per_run']:,} tokens per run ({esc(b['steps_from'])}). Chance: {chance}.")
+
+
+LEGEND = ("Mean ± sample standard deviation over seeds. ▲/▼: better/worse than the baseline beyond seed noise; "
+          "≈: within noise; ?: one seed, no spread.")
+
+
+def render(results: dict[str, Any]) -> str:
+    esc = html.escape
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dataforge ablation: {esc(results['pipeline'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th:first-child{{text-align:left}}
 code{{font-size:90%}}</style></head><body>
 <h1>Ablation of {esc(results['pipeline'])}</h1>
-<p>Baseline <b>{esc(results['baseline'])}</b>; seeds {esc(', '.join(map(str, results['seeds'])))};
-model {esc(str(results['train']['model']))}; {b['steps']} steps x {b['tokens_per_step']:,} tokens
-= {b['tokens_per_run']:,} tokens per run ({esc(b['steps_from'])}). Chance: {chance}.
-Wall time {results['seconds']['total']:.0f} s (build {results['seconds']['build']:.0f} s,
+<p>{_facts(results)} Wall time {results['seconds']['total']:.0f} s (build {results['seconds']['build']:.0f} s,
 train {results['seconds']['train']:.0f} s).</p>
-<table><tr><th>variant</th><th>edit</th><th>train tokens</th><th>epochs</th>{head}</tr>
-{''.join(rows)}</table>
-<p>Mean ± sample standard deviation over seeds. ▲/▼: better/worse than the baseline beyond seed noise;
-≈: within noise; ?: one seed, no spread. Rule: {esc(results['rule']['text'])}.</p>
+{results_table(results)}
+<p>{LEGEND} Rule: {esc(results['rule']['text'])}.</p>
 <h2>Eval loss during training</h2>
 <p>Thin lines: each seed; thick: the mean over seeds. Each variant is scored on its own validation split,
 so levels differ with the data; the reference sets above compare variants on the same text.</p>
 {svg_curves(results)}
 </body></html>
 """
+
+
+def ablation_section(pipeline_output: str | Path, *, folder: str = "ablate") -> str:
+    """An HTML fragment for ``dataforge report`` of a pipeline output: the ablation's table and a link to
+    its page, or "" when the output holds no ablation (or its results cannot be read)."""
+    from ..errors import DataforgeError
+    from .results import read_results
+
+    root = Path(pipeline_output) / folder
+    if not (root / "results.json").exists():
+        return ""
+    try:
+        results = read_results(root)
+    except DataforgeError as exc:
+        return f"<p>{html.escape(str(exc))}</p>"
+    return (f"<p>{_facts(results)} <a href=\"{html.escape(folder)}/report.html\">The ablation's page</a> has the "
+            f"loss curves.</p>{results_table(results)}<p>{LEGEND}</p>")
 
 
 def write_page(output: Path, results: dict[str, Any]) -> Path:

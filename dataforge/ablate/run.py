@@ -2,10 +2,11 @@
 
 Layout of an ablation output (claimed and locked as an ``ablate`` output)::
 
-    variants/<name>/          the variant's pipeline output (the runner's: claimed, locked, resumable)
-    runs/<name>/seed-<s>/     one training run (the trainer's: claimed, locked, resumable)
-    results.json              every run's metrics, the table, the budget (results.py)
-    report.html               the table and the loss curves (page.py)
+    variants/<name>/              the variant's pipeline output (the runner's: claimed, locked, resumable)
+    runs/<name>/<tag>/seed-<s>/   one training run (the trainer's: claimed, locked, resumable); <tag>
+                                  hashes its settings but the seed, and its shards
+    results.json                  every run's metrics, the table, the budget (results.py)
+    report.html                   the table and the loss curves (page.py)
 
 What is shared: a rerun reuses every finished variant (the runner skips a configuration it
 finished) and every finished training (``ablate-run.json`` in the run folder records the
@@ -71,7 +72,7 @@ def make_plan(pipeline: str, raw: dict[str, Any], settings: AblateSettings, vari
         try:
             plan.configs[v.name] = api.load(v.raw, output=str(output / "variants" / v.name))
         except ConfigError as exc:
-            problems += [Problem(p.file or pipeline, p.line, f"variant {v.name}: {p.key}".rstrip(": "), p.message)
+            problems += [Problem(pipeline, None, f"variant {v.name}: {p.key}".rstrip(": "), p.message)
                          for p in exc.problems]
     if problems:
         raise ConfigError(problems)
@@ -82,6 +83,8 @@ def make_plan(pipeline: str, raw: dict[str, Any], settings: AblateSettings, vari
         raise ConfigError([Problem(pipeline, None, f"ablate.train.{k}".rstrip("."), m) for k, m in issues])
     if output.resolve() == base_cfg.output.resolve():
         raise ConfigError(f"{output}: choose an ablation output that is not the pipeline's own output folder")
+    if settings.output is None:  # the default lives inside the pipeline's output: that must be a pipeline's
+        check_claimable(output.parent, "pipeline")
     check_claimable(output, "ablate")
     return plan
 
@@ -112,7 +115,7 @@ def build_variants(plan: Plan, *, workers: int | None, on_progress: Callable[[st
                                  "drop or change this variant")
         built[v.name] = {"shards": out, "train_tokens": tokens, "reused": bool(result.nothing_to_do),
                          "seconds": round(time.perf_counter() - t0, 2),
-                         "fingerprint": _fingerprint(manifest)}
+                         "seq_len": int(manifest.get("seq_len") or 0), "fingerprint": _fingerprint(manifest)}
     return built
 
 
@@ -121,12 +124,14 @@ def _fingerprint(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def choose_steps(settings: AblateSettings, built: dict[str, dict[str, Any]]) -> tuple[int, int, str]:
-    """(steps, tokens per step, how): --steps if given, else one pass over the smallest variant."""
-    t = {**{"batch_size": 16, "grad_accum": 1, "seq_len": 128}, **settings.train}
-    per_step = int(t["batch_size"]) * int(t["grad_accum"]) * int(t["seq_len"] or 128)
-    if settings.train.get("steps") is not None:
-        return int(settings.train["steps"]), per_step, "given"
+def choose_steps(plan: Plan, built: dict[str, dict[str, Any]]) -> tuple[int, int, str]:
+    """(steps, tokens per step, how): the given steps, else one pass over the smallest variant
+    (at most MAX_AUTO_STEPS), so no run sees a token twice and every run sees as many."""
+    cfg = train_config(plan.settings, steps=1, seed=plan.settings.base_seed, path=plan.pipeline)
+    seq_len = cfg.seq_len or min(b["seq_len"] for b in built.values())
+    per_step = cfg.batch_size * cfg.grad_accum * seq_len
+    if plan.settings.train.get("steps") is not None:
+        return int(plan.settings.train["steps"]), per_step, "given"
     smallest = min(b["train_tokens"] for b in built.values())
     return max(1, min(MAX_AUTO_STEPS, smallest // per_step)), per_step, "auto"
 
@@ -171,7 +176,11 @@ def train_all(plan: Plan, built: dict[str, dict[str, Any]], *, steps: int,
         for i in range(s.seeds):
             seed = s.base_seed + i
             cfg = train_config(s, steps=steps, seed=seed, path=plan.pipeline)
-            out = plan.output / "runs" / v.name / f"seed-{seed}"
+            # one folder per (settings, shards): a run is only ever continued with exactly its own
+            # settings (a killed run), never stretched to new steps, so every schedule is a fresh one
+            shared = {k: v for k, v in cfg.model_dump(mode="json").items() if k != "seed"}
+            tag = _run_key(shared, built[v.name]["fingerprint"])[:8]
+            out = plan.output / "runs" / v.name / tag / f"seed-{seed}"
             key = _run_key(cfg.model_dump(mode="json"), built[v.name]["fingerprint"])
             done = _finished(out, key)
             entry = {"seed": seed, "dir": str(out.relative_to(plan.output))}
@@ -211,7 +220,7 @@ def ablate(plan: Plan, *, workers: int | None = None,
         out.record("results.json", "report.html")
         built = build_variants(plan, workers=workers, on_progress=say)
         t1 = time.perf_counter()
-        steps, per_step, how = choose_steps(plan.settings, built)
+        steps, per_step, how = choose_steps(plan, built)
         runs = train_all(plan, built, steps=steps, on_progress=say)
         t2 = time.perf_counter()
         results = assemble(plan, built, runs, steps=steps, tokens_per_step=per_step, steps_from=how,

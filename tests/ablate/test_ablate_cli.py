@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dataforge.ablate.page import ablation_section
 from dataforge.cli import main
 
 pytest.importorskip("torch")
@@ -81,8 +82,13 @@ def test_ablate_builds_trains_compares_and_reuses(tmp_path: Path, eval_sets: tup
     page = (out / "report.html").read_text()
     assert "<svg" in page and "polyline" in page and ">raw<" in page and "botchan_slice/bpb" in page
     assert "botchan_slice/bpb" in r.output and "raw" in r.output
+    section = ablation_section(tmp_path / "out")  # what `dataforge report` of the pipeline output includes
+    assert 'href="ablate/report.html"' in section and ">raw<" in section
+    assert ablation_section(tmp_path) == ""  # no ablation there
 
-    ckpt = out / "runs" / "raw" / "seed-1337" / "ckpt.pt"
+    dirs = [run["dir"] for run in res["variants"]["raw"]["runs"]]
+    assert dirs[0].startswith("runs/raw/") and dirs[0].endswith("/seed-1337") and len(dirs[0].split("/")) == 4
+    ckpt = out / dirs[0] / "ckpt.pt"
     before = ckpt.stat().st_mtime_ns
     again = CliRunner().invoke(main, ["ablate", str(p)])
     assert again.exit_code == 0, again.output
