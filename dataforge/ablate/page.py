@@ -131,11 +131,11 @@ def render(results: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>dataforge ablation: {esc(results['pipeline'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th:first-child{{text-align:left}}
-code{{font-size:90%}}</style></head><body>
+code{{font-size:90%;white-space:nowrap}}td:nth-child(2){{text-align:left}}.wide{{overflow-x:auto}}</style></head><body>
 <h1>Ablation of {esc(results['pipeline'])}</h1>
 <p>{_facts(results)} Wall time {results['seconds']['total']:.0f} s (build {results['seconds']['build']:.0f} s,
 train {results['seconds']['train']:.0f} s).</p>
-{results_table(results)}
+<div class="wide">{results_table(results)}</div>
 <p>{LEGEND} Rule: {esc(results['rule']['text'])}.</p>
 <h2>Eval loss during training</h2>
 <p>Thin lines: each seed; thick: the mean over seeds. Each variant is scored on its own validation split,
@@ -156,10 +156,14 @@ def ablation_section(pipeline_output: str | Path, *, folder: str = "ablate") -> 
         return ""
     try:
         results = read_results(root)
+        table = results_table(results)
+        facts = _facts(results)
     except DataforgeError as exc:
         return f"<p>{html.escape(str(exc))}</p>"
-    return (f"<p>{_facts(results)} <a href=\"{html.escape(folder)}/report.html\">The ablation's page</a> has the "
-            f"loss curves.</p>{results_table(results)}<p>{LEGEND}</p>")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a results file of another shape
+        return f"<p>{html.escape(str(root / 'results.json'))}: not readable as ablation results ({html.escape(repr(exc))})</p>"
+    return (f"<p>{facts} <a href=\"{html.escape(folder)}/report.html\">The ablation's page</a> has the "
+            f"loss curves.</p>{table}<p>{LEGEND}</p>")
 
 
 def write_page(output: Path, results: dict[str, Any]) -> Path:

@@ -63,6 +63,7 @@ def _json_safe(value: Any) -> Any:
 
 def assemble(plan: Plan, built: dict[str, dict[str, Any]], runs: dict[str, list[dict[str, Any]]], *,
              steps: int, tokens_per_step: int, steps_from: str, seconds: dict[str, float]) -> dict[str, Any]:
+    from ..train import eval_sets_from
     from .settings import train_config
 
     cfg = train_config(plan.settings, steps=steps, seed=plan.settings.base_seed, path=plan.pipeline)
@@ -98,8 +99,8 @@ def assemble(plan: Plan, built: dict[str, dict[str, Any]], runs: dict[str, list[
         "train": {k: v for k, v in cfg.model_dump(mode="json").items() if k not in ("seed", "steps")},
         "budget": {"steps": steps, "tokens_per_step": tokens_per_step, "tokens_per_run": steps * tokens_per_step,
                    "steps_from": steps_from},
-        "eval_sets": {Path(p).stem: {"path": p, "kind": k} for k, ps in
-                      (("text", plan.settings.eval_text), ("mc", plan.settings.eval_mc)) for p in ps},
+        "eval_sets": {s.name: {"path": s.path, "kind": s.kind}
+                      for s in eval_sets_from(plan.settings.eval_text, plan.settings.eval_mc)},
         "chance": chance, "eval_set_sizes": sizes, "variants": variants, "table": stats.table(per_run, baseline=plan.baseline),
         "rule": {"noise_se": stats.NOISE_SE, "text": RULE}, "seconds": seconds,
     })

@@ -197,7 +197,17 @@ def train_all(plan: Plan, built: dict[str, dict[str, Any]], *, steps: int,
                    for name, seed, out, cfg, key in todo}
         for fut in cf.as_completed(futures):
             name, seed = futures[fut]
-            result = fut.result()  # a failed run raises here: its TrainError names the run
+            try:
+                result = fut.result()
+            except BaseException as exc:  # the runs not started yet are not started; finished ones stay
+                for f in futures:
+                    f.cancel()
+                if isinstance(exc, DataforgeError):
+                    err = DataforgeError(f"variant {name}, seed {seed}: {exc} (finished runs are kept; "
+                                         "fix it and rerun to train only the rest)")
+                    err.exit_code = exc.exit_code
+                    raise err from exc
+                raise
             slot = next(r for r in runs[name] if r["seed"] == seed)
             slot.update(result)
             on_progress(f"trained {name} seed {seed} in {result['seconds']:.0f} s")

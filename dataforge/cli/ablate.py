@@ -42,7 +42,7 @@ def ablate(pipeline: str, variants: tuple[str, ...], workers: int | None, **opti
     """Train the same small model on variants of a pipeline's data and compare them over seeds.
 
     Each variant is built by the normal runner into OUTPUT/variants/NAME, trained once per
-    seed (same model, token budget and schedule) into OUTPUT/runs/NAME/seed-S, and scored
+    seed (same model, token budget and schedule) into OUTPUT/runs/NAME/TAG/seed-S (TAG: the settings), and scored
     on the evaluation sets. OUTPUT/results.json holds every figure; OUTPUT/report.html the
     table and the loss curves. A rerun reuses every finished variant and run. The table
     marks a difference to the baseline larger than 2 standard errors of seed noise.
@@ -52,7 +52,7 @@ def ablate(pipeline: str, variants: tuple[str, ...], workers: int | None, **opti
       dataforge ablate pipelines/pretrain_mix.yaml --variant full --variant raw \\
           --variant no-dedup=-minhash_dedup,paragraph_dedup --seeds 3 --steps 100 \\
           --eval-text data/eval/wikitext2_valid_head.txt --eval-mc data/benchmarks/arc_challenge.jsonl
-      dataforge ablate pipelines/ablate_sample.yaml       # variants from its ablate: section
+      dataforge ablate my_pipeline.yaml -o out/my_ablation   # settings from its ablate: section
     """
     from ..ablate.run import ablate as run_ablation, make_plan
     from ..ablate.settings import merge_settings, read_pipeline

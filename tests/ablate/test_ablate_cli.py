@@ -59,6 +59,7 @@ def test_ablate_builds_trains_compares_and_reuses(tmp_path: Path, eval_sets: tup
     out = tmp_path / "out" / "ablate"  # the default: <pipeline output>/ablate
     res = json.loads((out / "results.json").read_text())
     assert res["format"] == "dataforge-ablate/1" and res["baseline"] == "full" and res["seeds"] == [1337, 1338]
+    assert res["eval_sets"] == {"botchan_slice": {"path": str(text), "kind": "text"}, "arc3": {"path": str(mc), "kind": "mc"}}
     assert res["budget"] == {"steps": 5, "tokens_per_step": 128, "tokens_per_run": 640, "steps_from": "given"}
     assert set(res["variants"]) == {"full", "raw"}
     assert res["variants"]["raw"]["removed"] == ["0:gopher_quality", "1:minhash_dedup"]
