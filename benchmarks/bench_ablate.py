@@ -27,6 +27,8 @@ from dataforge.io import atomic_write_text
 PIPELINE = "pipelines/pretrain_mix.yaml"
 VARIANTS = {"full": "full", "raw": "raw", "no-dedup": "-paragraph_dedup,minhash_dedup",
             "no-classifier": "-quality_classifier"}
+#: --more: the other stage families of issue 17's question (langid; the Gopher/C4/FineWeb heuristics)
+MORE = {"no-langid": "-langid", "no-heuristics": "-gopher_repetition,gopher_quality,c4,fineweb_quality,c4_badwords"}
 EVAL_TEXT = ["data/eval/wikitext2_valid_head.txt", "data/eval/botchan_head.txt"]
 EVAL_MC = ["data/benchmarks/arc_challenge.jsonl"]
 
@@ -35,20 +37,27 @@ def loadavg() -> str:
     return Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "n/a"
 
 
-def markdown(results: dict, *, wall: float, load_before: str, load_after: str, steps_note: str) -> str:
+def markdown(results: dict, *, variants: dict[str, str], wall: float, load_before: str, load_after: str, steps_note: str) -> str:
     metrics = [m for m in metric_order(results) if not m.endswith("/loss")]
+    runs = [r for v in results["variants"].values() for r in v["runs"]]
+    reused = sum(1 for r in runs if r["reused"])
+    trained = len(runs) - reused
+    rates = sorted(r["tokens_per_s"] for r in runs if r.get("tokens_per_s"))
+    tps = rates[len(rates) // 2] if rates else float("nan")
     b = results["budget"]
     lines = [
         "# Ablation of the sample pipeline (benchmarks/bench_ablate.py)", "",
-        f"`{PIPELINE}` on the bundled data, variants {', '.join(f'`{k}` = `{v}`' for k, v in VARIANTS.items())}; "
+        f"`{PIPELINE}` on the bundled data, variants {', '.join(f'`{k}` = `{v}`' for k, v in variants.items())}; "
         f"baseline `{results['baseline']}`; seeds {', '.join(map(str, results['seeds']))}; model "
         f"{results['train']['model']}, {b['steps']} steps x {b['tokens_per_step']:,} tokens = "
         f"{b['tokens_per_run']:,} tokens per run ({steps_note}); {results['train']['threads']} thread per run, "
         f"2 runs at a time.", "",
         f"Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
         f"/proc/loadavg before `{load_before}`, after `{load_after}`.", "",
-        f"**Wall time {wall / 60:.1f} min** (building the 4 variants {results['seconds']['build']:.0f} s, "
-        f"12 trainings with evaluation {results['seconds']['train']:.0f} s).", "",
+        f"**Wall time {wall / 60:.1f} min** (building the {len(variants)} variants "
+        f"{results['seconds']['build']:.0f} s, {trained} trainings with evaluation {results['seconds']['train']:.0f} s"
+        f"{f'; {reused} finished runs reused' if reused else ''}); median {tps:,.0f} tokens/s per training "
+        "process.", "",
         "| variant | train tokens | epochs | " + " | ".join(f"{m} {'↓' if m.endswith('bpb') else '↑'}"
                                                           for m in metrics) + " |",
         "|---|---:|---:|" + "---:|" * len(metrics),
@@ -80,18 +89,20 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--output", default="out/bench_ablate")
     ap.add_argument("--results", default="benchmarks/results/ablate.md")
+    ap.add_argument("--more", action="store_true", help="also no-langid and no-heuristics (6 variants)")
     args = ap.parse_args()
+    variants = {**VARIANTS, **(MORE if args.more else {})}
     raw, _, lines = read_pipeline(PIPELINE)
-    settings = merge_settings({}, {"variants": VARIANTS, "seeds": args.seeds, "steps": args.steps,
+    settings = merge_settings({}, {"variants": variants, "seeds": args.seeds, "steps": args.steps,
                                    "batch_size": 16, "seq_len": 128, "eval_text": EVAL_TEXT, "eval_mc": EVAL_MC,
                                    "output": args.output, "jobs": 2}, path=PIPELINE, lines=lines)
-    plan = make_plan(PIPELINE, raw, settings, build_variants(raw, list(VARIANTS.items()), source=PIPELINE))
+    plan = make_plan(PIPELINE, raw, settings, build_variants(raw, list(variants.items()), source=PIPELINE))
     before = loadavg()
     t0 = time.perf_counter()
     results = ablate(plan, on_progress=lambda m: print(time.strftime("%H:%M:%S"), m, flush=True))
     wall = time.perf_counter() - t0
     after = loadavg()
-    text = markdown(results, wall=wall, load_before=before, load_after=after,
+    text = markdown(results, variants=variants, wall=wall, load_before=before, load_after=after,
                     steps_note=f"--steps {args.steps}")
     atomic_write_text(args.results, text)
     print(text)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dataforge.ablate.settings import merge_settings, read_pipeline, train_config
+from dataforge.ablate.run import Plan, choose_steps
+from dataforge.ablate.settings import MAX_AUTO_STEPS, merge_settings, read_pipeline, train_config
 from dataforge.errors import ConfigError
 
 TEXT = "data/eval/botchan_head.txt"
@@ -54,3 +55,18 @@ def test_a_bad_training_setting_is_refused_with_its_key() -> None:
     with pytest.raises(ConfigError) as exc:
         train_config(s, steps=5, seed=0, path="p.yaml")
     assert {p.key for p in exc.value.problems} == {"ablate.train.lr", "ablate.train.bogus"}
+
+
+def _plan(train: dict) -> Plan:
+    s = merge_settings({"train": train, "eval_text": [TEXT]}, {}, path="p.yaml")
+    return Plan(pipeline="p.yaml", output=Path("unused"), settings=s, variants=[], baseline="full")
+
+
+def test_auto_steps_are_one_pass_over_the_smallest_variant_capped() -> None:
+    built = {"a": {"train_tokens": 10_000, "seq_len": 512}, "b": {"train_tokens": 50_000, "seq_len": 512}}
+    assert choose_steps(_plan({}), built) == (4, 2048, "auto")  # 10,000 // (16 x 128)
+    assert choose_steps(_plan({"batch_size": 1, "seq_len": 2}), built) == (MAX_AUTO_STEPS, 2, "auto")
+    assert choose_steps(_plan({"seq_len": None, "batch_size": 2}), built) == (9, 1024, "auto")  # the shards' 512
+    assert choose_steps(_plan({"steps": 7}), built) == (7, 2048, "given")
+    tiny = {"a": {"train_tokens": 100, "seq_len": 512}}
+    assert choose_steps(_plan({}), tiny) == (1, 2048, "auto")  # never 0 steps
