@@ -94,11 +94,11 @@ class SpanDedup(Barrier[P]):
     def p(self) -> Any:
         return self.params
 
-    def units(self, text: str) -> tuple[list[int], list[int]]:
-        """(keys, unit indices) of ``text``."""
+    def units(self, text: str, language: str | None = None) -> tuple[list[int], list[int]]:
+        """(keys, unit indices) of ``text``, its sentences split as ``language`` (meta.lang) is."""
         raise NotImplementedError
 
-    def rebuild(self, text: str, dropped: set[int]) -> str:
+    def rebuild(self, text: str, dropped: set[int], language: str | None = None) -> str:
         raise NotImplementedError
 
     def min_sentences(self) -> int:
@@ -111,7 +111,7 @@ class SpanDedup(Barrier[P]):
     def map(self, docs: Iterable[Document], ctx: TaskContext) -> Iterator[Document]:
         w = SpanStoreWriter(ctx.stage_dir, spill=self.p.buffer_units, extra={"task_id": ctx.task_id, "format": self.fmt()})
         for doc in docs:
-            keys, idx = self.units(doc.text)
+            keys, idx = self.units(doc.text, _lang(doc))
             w.add(id_hash(doc.id), doc.source, keys, idx)
             if keys:
                 ctx.stats.add(ctx.label, doc.source, "units", len(keys))
@@ -179,13 +179,15 @@ class SpanDedup(Barrier[P]):
             if not gone:
                 yield doc
                 continue
-            text = self.rebuild(doc.text, gone)
+            lang = _lang(doc)  # words and sentences as the document's language has them (issue 19)
+            text = self.rebuild(doc.text, gone, lang)
             rec.count(doc, "units_removed", len(gone))
             rec.count(doc, "changed")
-            if self.p.min_words and len(words(text)) < self.p.min_words:
-                rec.dropped(doc, "too_few_words", len(words(text)))
-            elif self.min_sentences() and count_sentences(text) < self.min_sentences():
-                rec.dropped(doc, "too_few_sentences", count_sentences(text))
+            n_words = len(words(text, lang)) if self.p.min_words else 0
+            if self.p.min_words and n_words < self.p.min_words:
+                rec.dropped(doc, "too_few_words", n_words)
+            elif self.min_sentences() and count_sentences(text, language=lang) < self.min_sentences():
+                rec.dropped(doc, "too_few_sentences", count_sentences(text, language=lang))
             elif not text.strip():
                 rec.dropped(doc, "empty")
             else:
@@ -235,7 +237,7 @@ class ParagraphDedup(SpanDedup[ParagraphDedupParams]):
     rewrites_text: ClassVar[bool] = True
     kind: ClassVar[str] = "paragraph"
 
-    def units(self, text: str) -> tuple[list[int], list[int]]:
+    def units(self, text: str, language: str | None = None) -> tuple[list[int], list[int]]:
         keys, idx = [], []
         for i, line in enumerate(text.split("\n")):
             norm = simplified(line)
@@ -244,7 +246,7 @@ class ParagraphDedup(SpanDedup[ParagraphDedupParams]):
                 idx.append(i)
         return keys, idx
 
-    def rebuild(self, text: str, dropped: set[int]) -> str:
+    def rebuild(self, text: str, dropped: set[int], language: str | None = None) -> str:
         return "\n".join(line for i, line in enumerate(text.split("\n")) if i not in dropped).strip()
 
 
@@ -255,10 +257,16 @@ class SentenceDedupParams(SpanDedupParams):
     min_sentences: int = Field(3, ge=0)
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
+def _lang(doc: Document) -> str | None:
+    """The language langid set (meta.lang), or None: the rule-based splitter."""
+    lang = doc.meta.get("lang")
+    return lang if isinstance(lang, str) and lang else None
+
+
+def sentence_spans(text: str, language: str | None = None) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``split_sentences`` in ``text``."""
     out, at = [], 0
-    for s in split_sentences(text):
+    for s in split_sentences(text, language=language):
         start = text.find(s, at)
         if start < 0:  # cannot happen (sentences are substrings in order); stay safe
             start = at
@@ -286,9 +294,9 @@ class SentenceDedup(SpanDedup[SentenceDedupParams]):
     def min_sentences(self) -> int:
         return self.p.min_sentences
 
-    def units(self, text: str) -> tuple[list[int], list[int]]:
+    def units(self, text: str, language: str | None = None) -> tuple[list[int], list[int]]:
         n = self.p.n_sentences
-        sents = [simplified(s) for s in split_sentences(text)]
+        sents = [simplified(s) for s in split_sentences(text, language=language)]
         keys, idx = [], []
         for j in range(len(sents) - n + 1):
             norm = " ".join(sents[j:j + n]).strip()
@@ -297,11 +305,11 @@ class SentenceDedup(SpanDedup[SentenceDedupParams]):
                 idx.append(j)
         return keys, idx
 
-    def rebuild(self, text: str, dropped: set[int]) -> str:
+    def rebuild(self, text: str, dropped: set[int], language: str | None = None) -> str:
         n = self.p.n_sentences
         gone = {k for j in dropped for k in range(j, j + n)}
         parts, last = [], 0
-        for k, (_, end) in enumerate(sentence_spans(text)):
+        for k, (_, end) in enumerate(sentence_spans(text, language)):
             if k not in gone:
                 parts.append(text[last:end])  # the sentence with the whitespace before it
             last = end

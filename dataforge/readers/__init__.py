@@ -4,7 +4,7 @@
 reader      files                                    options (inline in the input's mapping)
 ==========  =======================================  ==========================================
 jsonl       .jsonl, .jsonl.gz, .jsonl.zst            text_field, id_field, meta_fields
-parquet     .parquet                                 text_column, id_column, meta_columns, batch_size
+parquet     .parquet                                 text_field, id_field, meta_fields, batch_size
 text        .txt (.gz/.zst)                          split: file|line|paragraph, errors: skip|replace
 warc        .warc, .warc.gz, .warc.zst               extractor: resiliparse|trafilatura, main_content,
                                                      extract_timeout, isolation: process|inline,
@@ -19,7 +19,7 @@ longer record (line, row, payload, decoded HTTP body, whole text file) is skippe
 The ``extract_html`` stage (:mod:`.html`) applies the warc reader's extraction to
 documents whose text is raw HTML. Whatever a reader cannot use is counted under the
 ``read`` stats label as ``skipped.<reason>`` and logged as ``path:line-or-offset``. A
-wrong ``text_field``/``text_column`` is fatal (:class:`.base.FieldNotFound`).
+wrong ``text_field`` is fatal (:class:`.base.FieldNotFound`).
 
 Big files are read as many tasks (:meth:`.base.Reader.split`, ``count``, ``read(span)``):
 plain JSONL/text lines at any byte, .gz/.zst with many members/frames at member

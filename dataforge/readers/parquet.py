@@ -1,10 +1,10 @@
 """Parquet reader: record batches of the needed columns only, one Document per row.
 
-``text_column`` becomes the text, ``id_column`` the id (else ``source/file:row``, rows
-counted from 0 as in pyarrow), the other columns (or ``meta_columns``) go into
+``text_field`` becomes the text, ``id_field`` the id (else ``source/file:row``, rows
+counted from 0 as in pyarrow), the other columns (or ``meta_fields``) go into
 ``meta`` converted to JSON-safe values (timestamps as ISO strings, bytes as base64).
 
-A ``text_column`` the file's schema lacks is fatal (:class:`~.base.FieldNotFound`, with
+A ``text_field`` the file's schema lacks is fatal (:class:`~.base.FieldNotFound`, with
 the columns there are). A file that is not Parquet (damaged footer) or whose text
 column is not a string column is skipped whole with ``not_parquet`` /
 ``text_column_not_string`` (counted, naming the file; the run goes on). A damaged row
@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from ..document import Document
 from ..io import is_url
@@ -38,12 +38,13 @@ from .base import WHOLE, Reader, ReaderParams, Span, field_error, unsplittable
 class ParquetParams(ReaderParams):
     """Options of the ``parquet`` reader."""
 
-    # column holding the text (FineWeb, Dolma and HF datasets use "text")
-    text_column: str = "text"
-    # column holding a stable id (FineWeb: "id"); absent -> source/file:row
-    id_column: str | None = "id"
-    # keep only these other columns in meta (None: all of them; []: none)
-    meta_columns: list[str] | None = None
+    # column holding the text (FineWeb, Dolma and HF datasets use "text"); the name every
+    # reader uses (jsonl's text_field); text_column, this reader's old name, works too
+    text_field: str = Field("text", validation_alias=AliasChoices("text_field", "text_column"))
+    # column holding a stable id (FineWeb: "id"); absent -> source/file:row (old name: id_column)
+    id_field: str | None = Field("id", validation_alias=AliasChoices("id_field", "id_column"))
+    # keep only these other columns in meta (None: all of them; []: none) (old name: meta_columns)
+    meta_fields: list[str] | None = Field(None, validation_alias=AliasChoices("meta_fields", "meta_columns"))
     # rows per record batch: bounds memory (1024 x a few KB of text); pyarrow's own
     # default of 65536 rows can hold hundreds of MB of web text at once (at most 2**20 rows).
     batch_size: int = Field(default=1024, ge=1, le=1 << 20)
@@ -111,26 +112,26 @@ class ParquetReader(Reader[ParquetParams]):
         """Columns to read, or None (counted) when the text column is not a string."""
         p = self.params
         names = schema.names
-        if p.text_column not in names:
-            raise field_error(path, None, option="text_column", name=p.text_column, present=names,
+        if p.text_field not in names:
+            raise field_error(path, None, option="text_field", name=p.text_field, present=names,
                               what="file's columns", label="columns")
-        if not _is_string(schema.field(p.text_column).type):
+        if not _is_string(schema.field(p.text_field).type):
             self.skip(path, None, "text_column_not_string",
-                      f"column {p.text_column!r} is {schema.field(p.text_column).type}; "
-                      "set text_column to a string column")
+                      f"column {p.text_field!r} is {schema.field(p.text_field).type}; "
+                      "set text_field to a string column")
             return None
-        keep = names if p.meta_columns is None else [n for n in names if n in p.meta_columns]
-        wanted = {p.text_column, *([p.id_column] if p.id_column in names else []), *keep}
+        keep = names if p.meta_fields is None else [n for n in names if n in p.meta_fields]
+        wanted = {p.text_field, *([p.id_field] if p.id_field in names else []), *keep}
         return [n for n in names if n in wanted]  # file order: stable meta key order
 
     def _rows(self, path: str, batch: pa.RecordBatch, first_row: int) -> Iterator[Document]:
         p = self.params
         arrays = dict(zip(batch.schema.names, batch.columns))
-        text_array = arrays.pop(p.text_column)
+        text_array = arrays.pop(p.text_field)
         texts = _pylist(text_array, strict=True)
         sizes = _sizes(text_array, p.max_record_bytes)
         cols = {name: _pylist(a, strict=False) for name, a in arrays.items()}
-        ids = cols.pop(p.id_column, None) if p.id_column else None
+        ids = cols.pop(p.id_field, None) if p.id_field else None
         for i, text in enumerate(texts):
             row = first_row + i
             if isinstance(text, UnicodeDecodeError):

@@ -222,6 +222,8 @@ def _run(plan: Plan, executor: Any, on_event: OnEvent, t0: float, *, log_file: P
         log.warning("%s", w)
     record(out, "stats.json")
     stats.to_json_file(out / "stats.json")
+    if plan.pack is None:
+        _refuse_empty_documents(plan, stats)
     # cross-run state, as one transaction with the manifest: each index generation is added
     # pending, the manifest (the commit point) records them, then they are confirmed
     pending: list[tuple[StageSpec, dict[str, Any]]] = []
@@ -268,19 +270,36 @@ def _settle_indexes(plan: Plan, manifest: dict[str, Any] | None) -> None:
         Generations(path).settle(output=owner, confirmed_runs=listed.get(str(path), set()))
 
 
+def _culprit(plan: Plan, stats: Stats, fallback: str) -> str:
+    """The first stage that dropped every document it saw, as the error names it."""
+    for spec in plan.config.stages:
+        t = stats.totals(spec.label)
+        if t.get("docs_in", 0) > 0 and t.get("docs_out", 0) == 0:
+            return f"stage {spec.label} (it dropped all {int(t['docs_in']):,} documents it saw)"
+    return fallback
+
+
 def _refuse_empty_output(plan: Plan, stats: Stats, manifest: dict[str, Any]) -> None:
     """A run that reads documents and writes no token is an error, naming the stage that removed everything."""
     tokens = manifest.get("tokens", {})
     read = stats.totals(READ_LABEL).get("docs_out", 0)
     if read == 0 or sum(tokens.values()) > 0:
         return
-    culprit = "the mixture and packing (too few tokens for one row of seq_len?)"
-    for spec in plan.config.stages:
-        t = stats.totals(spec.label)
-        if t.get("docs_in", 0) > 0 and t.get("docs_out", 0) == 0:
-            culprit = f"stage {spec.label} (it dropped all {int(t['docs_in']):,} documents it saw)"
-            break
+    culprit = _culprit(plan, stats, "the mixture and packing (too few tokens for one row of seq_len?)")
     raise DataforgeError(f"{plan.config.output}: {int(read):,} documents were read but no shard has a token: "
+                         f"removed by {culprit}; see {plan.config.output / 'stats.json'} or `dataforge stats`")
+
+
+def _refuse_empty_documents(plan: Plan, stats: Stats) -> None:
+    """A pipeline without tokenize whose write stages got no document from non-empty inputs
+    failed at its one job: an error naming the stage that removed everything (stats.json is
+    written first, so `dataforge stats` shows the funnel)."""
+    writes = [s for s in plan.config.stages if s.name == "write"]
+    read = stats.totals(READ_LABEL).get("docs_out", 0)
+    if not writes or read == 0 or any(stats.totals(w.label).get("docs_in", 0) > 0 for w in writes):
+        return
+    culprit = _culprit(plan, stats, "the stages before it")
+    raise DataforgeError(f"{plan.config.output}: {int(read):,} documents were read but no document was written: "
                          f"removed by {culprit}; see {plan.config.output / 'stats.json'} or `dataforge stats`")
 
 

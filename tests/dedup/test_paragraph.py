@@ -115,3 +115,20 @@ def test_options_are_checked() -> None:
                 {"merge_buffer": 10}):
         with pytest.raises(ValidationError):
             ParagraphDedupParams(**bad)
+
+
+def test_chinese_leftovers_count_segmented_words(harness, data_dir) -> None:
+    """A Chinese page that loses a repeated line keeps its 50+ words: words are counted as the
+    document's language is segmented (meta.lang), not as space-separated runs (issue 19)."""
+    pytest.importorskip("rjieba", reason="the multilingual extra is not installed")
+    from dataforge.filters.text import words
+
+    page = next(line for line in (data_dir / "multilingual" / "clue-zh-100.txt").read_text().splitlines()
+                if 150 <= len(line) <= 400)
+    assert len(page.split()) < 5 and len(words(page, "zh")) >= 50  # no spaces; plenty of words
+    first = Document(id="first", text="首页 | 联系我们 | 版权所有\nAnother page.", source="web", meta={"lang": "zh"})
+    repeat = Document(id="zh", text=page + "\n首页 | 联系我们 | 版权所有", source="web", meta={"lang": "zh"})
+    run = harness.run(ParagraphDedup, {}, [[first, repeat]])
+    kept = {d.id: d.text for d in run.kept[0]}
+    assert kept.get("zh") == page  # the repeated line cut out, the page kept
+    assert counts(run).get("dropped.too_few_words", 0) == 0

@@ -118,3 +118,24 @@ stages:
     assert r.exit_code == 1, r.output
     assert "449 documents were read but no shard has a token" in r.output
     assert "stage 0:gopher_quality (it dropped all 449 documents it saw)" in r.output
+
+
+def test_a_run_that_writes_no_document_fails_naming_the_stage(tmp_path: Path, data_dir: Path) -> None:
+    """Without tokenize the documents are the output: none written from 449 read is an error too."""
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""\
+output: {tmp_path / 'out'}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
+stages:
+  - gopher_quality: {{min_doc_words: 1000000, max_doc_words: null}}
+  - write: {{}}
+""")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 1, r.output
+    assert "449 documents were read but no document was written" in r.output
+    assert "stage 0:gopher_quality (it dropped all 449 documents it saw)" in r.output
+    assert (tmp_path / "out" / "stats.json").exists()  # the funnel is there to look at
+    p.write_text(p.read_text().replace("{min_doc_words: 1000000, max_doc_words: null}", "{}"))
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 0, r.output

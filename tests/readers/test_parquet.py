@@ -44,17 +44,17 @@ def test_id_fallback_and_meta_columns(read, data_dir: Path) -> None:
 
 def test_missing_text_column_is_fatal_with_a_suggestion(read, data_dir: Path) -> None:
     path = data_dir / FINEWEB
-    with pytest.raises(FieldNotFound, match=rf"{path}: text_column 'txt' is not in the file's columns "
+    with pytest.raises(FieldNotFound, match=rf"{path}: text_field 'txt' is not in the file's columns "
                                             r"\(did you mean 'text'\? columns: id, input_tokens, .*url\)"):
-        read(ParquetReader, path, text_column="txt")
+        read(ParquetReader, path, text_field="txt")
     with pytest.raises(FieldNotFound, match=r"'body' is not in the file's columns \(columns: id, "):
-        read(ParquetReader, path, text_column="body")  # nothing close: no suggestion
+        read(ParquetReader, path, text_column="body")  # the old option name works; nothing close: no suggestion
 
 
 def test_non_string_text_column_skips_the_file(read, data_dir: Path, caplog) -> None:
     res = read(ParquetReader, data_dir / FINEWEB, text_column="score")
     assert res.docs == [] and res.skipped == {"text_column_not_string": 1}
-    assert f"{data_dir / FINEWEB}: skipped: text_column_not_string (column 'score' is int8; set text_column to a string column)" in caplog.text
+    assert f"{data_dir / FINEWEB}: skipped: text_column_not_string (column 'score' is int8; set text_field to a string column)" in caplog.text
 
 
 def test_null_and_blank_texts_are_counted(read, tmp_path: Path) -> None:
