@@ -126,7 +126,7 @@ def _fingerprint(manifest: dict[str, Any]) -> str:
 
 def choose_steps(plan: Plan, built: dict[str, dict[str, Any]]) -> tuple[int, int, str]:
     """(steps, tokens per step, how): the given steps, else one pass over the smallest variant
-    (at most MAX_AUTO_STEPS), so no run sees a token twice and every run sees as many."""
+    (at most MAX_AUTO_STEPS): the same tokens for every run, none more than an epoch's worth."""
     cfg = train_config(plan.settings, steps=1, seed=plan.settings.base_seed, path=plan.pipeline)
     seq_len = cfg.seq_len or min(b["seq_len"] for b in built.values())
     per_step = cfg.batch_size * cfg.grad_accum * seq_len

@@ -8,7 +8,7 @@ YAML as loaded), so each variant is an ordinary pipeline the normal runner build
   read documents, mixed and tokenized as the pipeline would: no filter, no dedup).
 * ``only=STAGE,STAGE``: those stages kept (plus ``mix`` and ``tokenize``), all others removed.
 * ``-STAGE`` / ``-A,B`` / ``-A,-B``: the named stages removed. A stage is named by its name
-  (``minhash_dedup``) or its label (``13:minhash_dedup``, for a name used twice).
+  (``minhash_dedup``) or its label (``12:minhash_dedup``, for a name used twice).
 * ``STAGE.option=VALUE``: one stage option set; VALUE is YAML (``0.8``, ``[en, de]``, ``null``).
 * ``inputs.NAME.key=VALUE``: an input's setting (``inputs.c4.weight=0.3``: a different mix).
 * Several edits in one variant are separated by ``;``:
