@@ -209,9 +209,13 @@ def validate(raw: dict[str, Any], *, path: str, lines: Lines | None = None, chec
     inputs = _inputs(c, raw.get("inputs"), check_files=check_files)
     stages = _stages(c, raw.get("stages"), check_files=check_files, input_names=[i.name for i in inputs])
     _check_writes(c, stages)
+    for spec in stages:
+        why = spec.cls.check_run_seed(spec.params, seed)
+        if why:
+            c.add(("seed",), f"{why} (stage {spec.label})")
     _check_order(c, stages, _stage_names(raw.get("stages")))
     _check_mix(c, stages, inputs)
-    train = _train(c, raw.get("train"))
+    train = _train(c, raw.get("train"), stages=stages, check_files=check_files)
 
     staging = raw.get("staging")
     if staging is not None and not isinstance(staging, str):
@@ -334,7 +338,9 @@ def _stages(c: _Collector, raw: Any, *, check_files: bool, input_names: list[str
             continue
         if check_files:
             for sub, message in cls.check(params):
-                c.add(key + tuple(sub.split(".")) if sub else key, message)
+                # "references.0.path" -> ("references", 0, "path"): printed references[0].path, its line found
+                parts = tuple(int(x) if x.isdigit() else x for x in sub.split(".")) if sub else ()
+                c.add(key + parts, message)
         out.append(StageSpec(name=name, label=f"{i}:{name}", cls=cls, params=params, line=c.lines.line(*key), index=i,
                              sources=sources))
     return out
@@ -425,12 +431,39 @@ def _check_mix(c: _Collector, stages: list[StageSpec], inputs: list[InputSpec]) 
         c.add(parts, message)
 
 
-def _train(c: _Collector, raw: Any) -> Any:
+def _train(c: _Collector, raw: Any, *, stages: list[StageSpec], check_files: bool) -> Any:
+    """The ``train:`` section: its settings, and (with ``check_files``) what only this machine
+    and the tokenize stage can answer (a device that is not here, a vocabulary smaller than
+    the tokenizer's, evaluation files), so a run never fails after writing every shard."""
     if raw is None:
         return None
     try:
         from .train.config import TrainConfig
+        from .train.settings import check_train_config
     except ImportError as exc:
         c.add(("train",), f"the trainer is not available in this install ({exc})")
         return None
-    return c.model(TrainConfig, raw, ("train",))
+    cfg = c.model(TrainConfig, raw, ("train",))
+    if cfg is None or not check_files:
+        return cfg
+    for key, message in check_train_config(cfg, tokenizer_vocab=_tokenizer_vocab(stages)):
+        parts = tuple(int(x) if x.isdigit() else x for x in key.replace("[", ".").replace("]", "").split(".")) \
+            if key else ()
+        c.add(("train",) + parts, message)
+    return cfg
+
+
+def _tokenizer_vocab(stages: list[StageSpec]) -> int | None:
+    """The vocabulary the shards will have: the tokenize stage's tokenizer.json, or the size it trains."""
+    spec = next((s for s in stages if s.name == "tokenize"), None)
+    params = getattr(spec, "params", None)
+    if params is None:
+        return None
+    if getattr(params, "train", None) is not None:
+        return int(params.train.vocab_size)
+    try:
+        from .tokenize.encode import load_tokenizer, vocab_size
+
+        return vocab_size(load_tokenizer(str(params.tokenizer)))
+    except Exception:  # a bad tokenizer is the tokenize stage's own problem, reported at its key
+        return None

@@ -175,6 +175,12 @@ class Step(Generic[P]):
     reasons: ClassVar[dict[str, str]] = {}
 
     @classmethod
+    def check_run_seed(cls, params: AnyParams, seed: int) -> str | None:
+        """Why the pipeline's ``seed`` cannot drive this step (a library that takes fewer
+        bits), or None. Checked before any work, like ``check``."""
+        return None
+
+    @classmethod
     def check(cls, params: AnyParams) -> list[tuple[str, str]]:
         """Problems the pipeline file can be refused for before any work starts, beyond
         the Params types: e.g. a model or list file that does not exist. Returns

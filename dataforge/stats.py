@@ -155,6 +155,12 @@ class Stats:
         rest = sorted((lab for lab in self.counts if lab not in known), key=stage_order)
         return known + rest if known else rest
 
+    def all_labels(self) -> list[str]:
+        """Every stage of the stages table in pipeline order (also those with no counters of
+        their own, such as mix), then any other labels with counters: the rows of a stage table."""
+        known = [r["label"] for r in self.stages]
+        return known + [lab for lab in self.order() if lab not in known]
+
     def row(self, label: str) -> dict[str, Any] | None:
         return next((r for r in self.stages if r["label"] == label), None)
 

@@ -54,3 +54,31 @@ def test_old_spellings_still_work() -> None:
     assert "--text-field, --text-key" in r.output and "--validation-fraction, --valid-fraction" in r.output
     r = CliRunner().invoke(main, ["report", "--help"])
     assert "-o, --output, --out" in r.output
+
+
+def test_a_problem_on_line_100_prints_its_line_number_not_an_emoji(tmp_path, data_dir) -> None:
+    """rich would render ':100:' as an emoji; the consoles are made without emoji codes."""
+    p = tmp_path / "p.yaml"
+    p.write_text("#\n" * 99 + f"output: {tmp_path / 'out'}\ninputs:\n  c4: {{reader: jsnl, paths: x}}\nstages: []\n")
+    r = CliRunner().invoke(main, ["validate", str(p)])
+    assert r.exit_code == 2
+    assert f"{p}:102: inputs.c4.reader: unknown reader 'jsnl'" in r.output and "\U0001f4af" not in r.output
+
+
+def test_a_reference_problem_is_at_its_list_key_and_line(tmp_path, data_dir) -> None:
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text('{"q": "what is the boiling point of water at sea level in degrees"}\n')
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""\
+output: {tmp_path / 'out'}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
+stages:
+  - decontaminate:
+      references:
+        - {{name: qs, path: {refs}, id_field: qid}}
+  - write: {{}}
+""")
+    r = CliRunner().invoke(main, ["validate", str(p)])
+    assert r.exit_code == 2, r.output
+    assert f"{p}:7: stages[0].decontaminate.references[0].id_field: {refs}:1: no id field 'qid'" in r.output

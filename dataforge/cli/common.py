@@ -28,13 +28,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def err_console() -> Console:
     """Standard error: progress, warnings and errors."""
-    return Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def out_console() -> Console:
     """Standard output: lines are never wrapped (paths stay whole for grep and logs); tables
     get 160 columns when not on a terminal."""
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    return Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def report_config_error(exc: ConfigError, *, subject: str | None = None) -> None:

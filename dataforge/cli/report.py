@@ -192,6 +192,8 @@ def _print_stats(run: "RunData") -> None:
         why = "\n".join(f"{k} {v:,}" for k, v in reasons[:8]) + (f"\n+{len(reasons) - 8} more" if len(reasons) > 8 else "")
         kept = f"{100 * srow['docs_out'] / srow['docs_in']:.1f}%" if srow["docs_in"] and srow["docs_out"] is not None \
             else ""
+        if srow["docs_in"] is None and srow["kind"] == "mix":
+            why = "planned by tokenize's reduce"
         st.add_row(cell(srow["stage"]), _n(srow["docs_in"]), _n(srow["docs_out"]), kept, _mb(srow["bytes_in"]),
                    _mb(srow["bytes_out"]), f"{srow['seconds']:.2f}", cell(why))
     con.print(st)

@@ -207,11 +207,7 @@ def print_stats(con: Console, stats: Stats) -> None:
     for col in ("stage", "docs in", "docs out", "MB in", "MB out", "seconds", "dropped / skipped"):
         t.add_column(col, justify="right" if col not in ("stage", "dropped / skipped") else "left")
     notes = {"mix": "planned by tokenize's reduce", "tokenizer": "trains the run's tokenizer"}
-    labels = stats.order()
-    for row in stats.stages:  # every stage of the pipeline, also those with no counters of their own
-        if row["label"] not in labels:
-            labels.insert(next((i for i, lab in enumerate(labels) if _after(stats, lab, row)), len(labels)), row["label"])
-    for label in labels:
+    for label in stats.all_labels():  # every stage of the pipeline, also those with no counters of their own
         tot = stats.totals(label)
         reasons = sorted(((k.split(".", 1)[1], v) for k, v in tot.items() if k.startswith(("dropped.", "skipped."))),
                          key=lambda kv: -kv[1])
@@ -222,12 +218,6 @@ def print_stats(con: Console, stats: Stats) -> None:
         t.add_row(cell(label), _n(tot.get("docs_in")), _n(tot.get("docs_out")), _mb(tot.get("bytes_in")),
                   _mb(tot.get("bytes_out")), f"{tot.get('seconds', 0):.2f}" if tot else "", cell(why))
     con.print(t)
-
-
-def _after(stats: Stats, label: str, row: dict[str, Any]) -> bool:
-    """Does ``label`` come after ``row`` in the stages table?"""
-    order = [r["label"] for r in stats.stages]
-    return label in order and order.index(label) > order.index(row["label"])
 
 
 def _n(v: float | None) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..document import Document
-from ..stage import Recorder
+from ..stage import AnyParams, Recorder
 from .base import DedupBarrier, DedupParams
 from .lsh import optimal_bands_rows
 from .normalize import Normalize, shingles, words
@@ -108,6 +108,14 @@ class MinhashDedup(DedupBarrier[MinhashParams]):
     @property
     def bands(self) -> int:
         return self._layout[0]
+
+    @classmethod
+    def check_run_seed(cls, params: AnyParams, seed: int) -> str | None:
+        if isinstance(params, MinhashParams) and params.hash == "datasketch" and params.seed is None \
+                and seed >= 1 << 32:
+            return (f"seed {seed} drives minhash_dedup's datasketch hash, which seeds numpy's RandomState "
+                    "(seeds below 2**32 = 4294967296): give minhash_dedup a seed of its own, or a smaller seed")
+        return None
 
     def perms(self, run_seed: int) -> Permutations:
         seed = self.p.seed if self.p.seed is not None else run_seed

@@ -56,7 +56,11 @@ _FIELD = re.compile(r"^([^\[\]+]+)(?:\[([^\[\]+]+)\])?$")
 
 
 class ReferenceFileError(DataforgeError):
-    """A reference file cannot be read or has no usable text."""
+    """A reference file cannot be read or has no usable text; ``key`` is the option to fix."""
+
+    def __init__(self, message: str, *, key: str = "path") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class Reference(Params):
@@ -200,10 +204,10 @@ def read_items(ref: Reference) -> Iterator[Item]:
             segs = segments(rec, ref.fields)
             if segs is None:
                 raise ReferenceFileError(f"{ref.path}:{lineno}: fields {ref.fields} not all present as text; "
-                                  f"the record has {sorted(rec)}")
+                                         f"the record has {sorted(rec)}", key="fields")
             item_id = rec.get(ref.id_field) if ref.id_field else lineno
             if item_id is None:
-                raise ReferenceFileError(f"{ref.path}:{lineno}: no id field {ref.id_field!r}")
+                raise ReferenceFileError(f"{ref.path}:{lineno}: no id field {ref.id_field!r}", key="id_field")
             yield Item(ref.name, str(item_id), segs)
 
 
@@ -218,7 +222,7 @@ def check_references(refs: list[Reference]) -> list[tuple[str, str]]:
             if not sum(1 for _ in read_items(ref)):  # read every line: a bad one anywhere is reported
                 problems.append((f"references.{i}.path", f"{ref.path}: no items"))
         except ReferenceFileError as exc:
-            problems.append((f"references.{i}.path", str(exc)))
+            problems.append((f"references.{i}.{exc.key}", str(exc)))
     return problems
 
 

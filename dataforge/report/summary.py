@@ -21,7 +21,7 @@ MAX_LANGS = 8  # language columns in the terminal language table
 def stage_rows(run: RunData) -> list[dict[str, Any]]:
     """One row per stage: kind, documents and bytes in and out, seconds, reasons (biggest first)."""
     out = []
-    for label in run.labels:
+    for label in run.stats.all_labels():  # mix too: no counters of its own, but a row (numbering has no gap)
         tot = run.stats.totals(label)
         reasons = sorted(((k.split(".", 1)[1] + (" (skipped)" if k.startswith(SKIPPED) else ""), int(v))
                           for k, v in tot.items() if k.startswith((DROPPED, SKIPPED)) and v),

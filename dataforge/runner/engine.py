@@ -24,7 +24,7 @@ from ..outputs import OutputDir, compact_ledger, record, recorded, remove_record
 from ..readers.base import READ_LABEL
 from ..stage import Filter, ReduceContext, RunInfo, safe_name
 from ..lang.defaults import LANGUAGE_LOSS_MIN_DOCS
-from ..stats import Stats, language_losses, stage_row
+from ..stats import SKIPPED, Stats, language_losses, stage_row
 from . import failpoints
 from .events import OnEvent, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone, UpToDate, ignore
 from .executor import make_executor
@@ -271,21 +271,45 @@ def _settle_indexes(plan: Plan, manifest: dict[str, Any] | None) -> None:
 
 
 def _culprit(plan: Plan, stats: Stats, fallback: str) -> str:
-    """The first stage that dropped every document it saw, as the error names it."""
+    """The first stage that dropped every document it saw, as the error names it; raises
+    nothing and returns "" when that stage is a dedup with a cross-run ``index:``: every
+    document was one an earlier run kept, which is a quiet night in cron, not a failure."""
     for spec in plan.config.stages:
         t = stats.totals(spec.label)
         if t.get("docs_in", 0) > 0 and t.get("docs_out", 0) == 0:
+            if spec.cls.barrier and getattr(spec.params, "index", None):
+                log.warning("%s: every one of the %d documents that reached it duplicates one an earlier run "
+                            "kept (index %s): nothing new to write", spec.label, int(t["docs_in"]),
+                            spec.params.index)
+                return ""
             return f"stage {spec.label} (it dropped all {int(t['docs_in']):,} documents it saw)"
     return fallback
 
 
+def _refuse_all_skipped(plan: Plan, stats: Stats) -> None:
+    """No document read because the readers skipped every record: an error with the reasons
+    (the records were there; a user must not find an empty output with exit 0)."""
+    totals = stats.totals(READ_LABEL)
+    if totals.get("docs_out", 0) > 0:
+        return
+    skipped = {k.removeprefix(SKIPPED): int(v) for k, v in sorted(totals.items()) if k.startswith(SKIPPED) and v}
+    if skipped:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in skipped.items())
+        raise DataforgeError(f"{plan.config.output}: no document was read: the readers skipped every record "
+                             f"({reasons}); each is logged as file:line: skipped: reason in "
+                             f"{plan.config.output / 'logs'} (reader options such as max_record_bytes decide)")
+
+
 def _refuse_empty_output(plan: Plan, stats: Stats, manifest: dict[str, Any]) -> None:
     """A run that reads documents and writes no token is an error, naming the stage that removed everything."""
+    _refuse_all_skipped(plan, stats)
     tokens = manifest.get("tokens", {})
     read = stats.totals(READ_LABEL).get("docs_out", 0)
     if read == 0 or sum(tokens.values()) > 0:
         return
     culprit = _culprit(plan, stats, "the mixture and packing (too few tokens for one row of seq_len?)")
+    if not culprit:
+        return
     raise DataforgeError(f"{plan.config.output}: {int(read):,} documents were read but no shard has a token: "
                          f"removed by {culprit}; see {plan.config.output / 'stats.json'} or `dataforge stats`")
 
@@ -295,10 +319,14 @@ def _refuse_empty_documents(plan: Plan, stats: Stats) -> None:
     failed at its one job: an error naming the stage that removed everything (stats.json is
     written first, so `dataforge stats` shows the funnel)."""
     writes = [s for s in plan.config.stages if s.name == "write"]
+    if writes:
+        _refuse_all_skipped(plan, stats)
     read = stats.totals(READ_LABEL).get("docs_out", 0)
     if not writes or read == 0 or any(stats.totals(w.label).get("docs_in", 0) > 0 for w in writes):
         return
     culprit = _culprit(plan, stats, "the stages before it")
+    if not culprit:
+        return
     raise DataforgeError(f"{plan.config.output}: {int(read):,} documents were read but no document was written: "
                          f"removed by {culprit}; see {plan.config.output / 'stats.json'} or `dataforge stats`")
 

@@ -159,25 +159,7 @@ TARGETS: list[Target] = [
 
 #: what the test finds in files the author of this test may not change:
 #: (target id or "reader:*", option key, words of the failure) -> the owner and the fix
-EMPTY_READ = ("TODO(lead, dataforge/runner/engine.py::_refuse_empty_output): the reader skipped every record "
-              "(stats read.skipped.<reason>), 0 documents were read, and the run exits 0 with no shard; it returns "
-              "early on read == 0 and should fail naming the reader's skip reasons when any record was skipped")
-KNOWN: list[tuple[str, str, str, str]] = [
-    ("reader:*", "max_record_bytes", "exit 0 with nothing written", EMPTY_READ),
-    ("reader:warc", "extract_timeout", "exit 0 with nothing written", EMPTY_READ),  # every page timed out
-    ("*", "*", "printed as an emoji",
-     "TODO(lead, dataforge/cli/common.py): rich's Console turns ':100:' and ':1234:' into emoji, so a problem "
-     "on line 100 or 1234 prints as 'p.yaml💯 key: ...'; create the consoles with emoji=False"),
-    ("decontaminate", "references[0].path", "references.0.path", "TODO(lead, dataforge/config.py::_stages): "
-     "a check's sub-key 'references.0.path' is split on '.' into strings; make digit parts ints, so the key "
-     "prints as references[0].path and its line is found"),
-    ("decontaminate", "references[0].id_field", "references.0.path", "TODO(lead, dataforge/config.py::_stages): "
-     "as references[0].path; and check_references names the path key for a missing id_field"),
-    ("pipeline", "seed", "Seed must be between 0 and 2**32 - 1", "TODO(lead, dataforge/config.py or the owner "
-     "of dataforge/dedup/minhash.py): a pipeline seed >= 2**32 with minhash_dedup hash: datasketch and no seed "
-     "of its own reaches numpy's RandomState (seeds < 2**32) in the first task: refuse it at validate naming "
-     "seed and the stage (Step.check does not see the pipeline seed), or fold it into 32 bits for datasketch"),
-]
+KNOWN: list[tuple[str, str, str, str]] = []
 
 
 def known(case: "Case", failure: str) -> str | None:

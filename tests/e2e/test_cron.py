@@ -139,3 +139,38 @@ stages:
     p.write_text(p.read_text().replace("{min_doc_words: 1000000, max_doc_words: null}", "{}"))
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0, r.output
+
+
+def test_a_run_whose_reader_skipped_every_record_fails_with_the_reasons(tmp_path: Path, data_dir: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""\
+output: {tmp_path / 'out'}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl, max_record_bytes: 16}}
+stages:
+  - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 128}}
+""")
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 1, r.output
+    assert "no document was read: the readers skipped every record (record_too_large 449)" in r.output
+
+
+def test_a_pipeline_seed_a_library_cannot_take_is_refused_at_validate(tmp_path: Path, data_dir: Path) -> None:
+    """datasketch seeds numpy's RandomState (below 2**32): the pipeline seed that would reach it
+    is refused at its key before any work, not in the first task with a traceback."""
+    p = tmp_path / "p.yaml"
+    p.write_text(f"""\
+seed: 4294967296
+output: {tmp_path / 'out'}
+inputs:
+  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
+stages:
+  - minhash_dedup: {{hash: datasketch}}
+  - write: {{}}
+""")
+    r = CliRunner().invoke(main, ["validate", str(p)])
+    assert r.exit_code == 2, r.output
+    assert "p.yaml:1: seed: seed 4294967296 drives minhash_dedup's datasketch hash" in r.output
+    assert "(stage 0:minhash_dedup)" in r.output
+    p.write_text(p.read_text().replace("{hash: datasketch}", "{hash: datasketch, seed: 7}"))
+    assert CliRunner().invoke(main, ["validate", str(p)]).exit_code == 0  # its own seed: fine

@@ -101,3 +101,18 @@ def test_a_changed_train_section_trains_again_and_new_shards_start_afresh(tmp_pa
     assert s["steps"] == 4 and s["fresh_start"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["seq_len"] == 32
+
+
+def test_validate_checks_what_only_this_machine_and_the_tokenizer_can_answer(tmp_path: Path, data_dir: Path) -> None:
+    """A device that is not here and a vocabulary smaller than the tokenizer's are refused by
+    validate at their train: keys, before a shard is written (not after writing all of them)."""
+    import torch
+
+    device = "mps" if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()) else "cuda:99"
+    p = _pipeline(tmp_path, data_dir, train=f"{{model: tiny, steps: 3, device: '{device}', vocab_size: 300}}")
+    r = CliRunner().invoke(main, ["validate", str(p)])
+    assert r.exit_code == 2, r.output
+    assert "train.vocab_size: 300 is smaller than the tokenizer's 8192 tokens" in r.output
+    assert "train.device" in r.output
+    r = CliRunner().invoke(main, ["run", str(p)])
+    assert r.exit_code == 2 and not (tmp_path / "out").exists()
