@@ -34,9 +34,11 @@ from .stage import Params, safe_name
 from .yamlfile import Lines, load_yaml
 
 TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "storage_options",
-             "language_loss_warning", "inputs", "stages", "train")
-#: keys that do not shape the output (not in the config hash: changing them recomputes nothing)
-NOT_SHAPING = ("executor", "train", "description", "staging", "append", "storage_options", "language_loss_warning")
+             "language_loss_warning", "inputs", "stages", "train", "ablate")
+#: keys that do not shape the output (not in the config hash: changing them recomputes nothing);
+#: ablate: is read by `dataforge ablate` (dataforge/ablate/settings.py), which checks it
+NOT_SHAPING = ("executor", "train", "description", "staging", "append", "storage_options", "language_loss_warning",
+               "ablate")
 INPUT_KEYS = ("reader", "paths", "weight", "tokens")
 
 

@@ -89,6 +89,9 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
         html = "".join(needs(f, run.problems[f]) for f in lost) if lost else \
             _guarded(builders[key], run, *args.get(key, ()))
         sections.append((sid, title, html))
+    from ..ablate.page import ablation_section  # OUTPUT/ablate, when an ablation was run into it
+
+    sections.append(("ablation", "Ablation", ablation_section(run.out)))
     name = (run.manifest or {}).get("name") or (run.pipeline() or {}).get("name") or run.out.name
     nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, body in sections if body)
     body = "".join(f'<section id="{sid}"><h2>{esc(title)}</h2>{html}</section>'
