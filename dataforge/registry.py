@@ -37,6 +37,7 @@ STAGES: dict[str, str] = {
     "c4_badwords": "dataforge.filters.badwords:C4BadWords",  # issue 15
     "fineweb_quality": "dataforge.filters.fineweb:FineWebQuality",
     "url_filter": "dataforge.filters.url:UrlFilter",
+    "select": "dataforge.filters.select:Select",
     "decontaminate": "dataforge.filters.decontaminate:Decontaminate",  # issue 15
     "pii": "dataforge.filters.pii:Pii",
     "code_quality": "dataforge.filters.code_quality:CodeQuality",  # issue 15

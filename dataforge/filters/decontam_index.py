@@ -4,7 +4,11 @@ index file every task of a run shares.
 **Words.** Text is normalised as datatrove's ``simplify_text`` does before its n-gram
 lookups: lowercase, every run of digits -> ``0``, diacritics removed (NFD, combining
 marks dropped), punctuation and symbols are separators; a word is a run of letters and
-digits (``[^\\W_]+``). References and documents go through the same function.
+digits (``[^\\W_]+``), except that every Chinese character and Japanese kana is a word of its
+own: those scripts have no spaces, so a "word" run would be a whole clause and no 13-gram
+would ever match (issue 19; character n-grams are how Chinese benchmarks are usually
+decontaminated). Korean keeps its spaces; Thai, whose letters are not words, is left as
+runs. References and documents go through the same function.
 
 **Hashes.** Each word gets xxh3-64; an n-gram's key is the polynomial
 ``sum(w[i+j] * P**(n-1-j)) mod 2**64`` of its word hashes, so a document's keys of every
@@ -45,10 +49,14 @@ from ..io import fsync_dir, sha256_file
 from ..paths import AbsolutePath
 from ..stage import Params
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4  # 4: Chinese characters and kana are words of their own
 # odd 64-bit multiplier of the polynomial n-gram key (any odd constant; this is 2^64 / golden ratio)
 _P = np.uint64(0x9E3779B97F4A7C15)
 _WORD = re.compile(r"[^\W_]+")
+# Han (CJK ideographs, extension A, compatibility) and kana: one character, one word
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_HAS_CJK = re.compile(rf"[{_CJK}]")
 _DIGITS = re.compile(r"\d+")
 _ANY_DIGIT = re.compile(r"\d")
 _MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -90,9 +98,14 @@ class Reference(Params):
         return v
 
 
+def _words_re(text: str) -> re.Pattern[str]:
+    """The word pattern for ``text``: the plain one unless it holds Chinese or Japanese."""
+    return _CJK_WORD if not text.isascii() and _HAS_CJK.search(text) else _WORD
+
+
 def simplified(text: str) -> str:
     """The words of ``text`` joined by single spaces (see the module docstring)."""
-    joined = " ".join(_WORD.findall(text.lower()))
+    joined = " ".join(_words_re(text).findall(text.lower()))
     if not joined.isascii():
         joined = _MARKS.sub("", unicodedata.normalize("NFD", joined))
     if _ANY_DIGIT.search(joined):
@@ -118,7 +131,7 @@ def text_word_hashes(text: str) -> np.ndarray:
 def word_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """``normalized_words`` with each word's character span in ``text`` (for redaction)."""
     words, spans = [], []
-    for m in _WORD.finditer(text):
+    for m in _words_re(text).finditer(text):
         w = normalized_words(m.group())
         if w:
             words.extend(w)

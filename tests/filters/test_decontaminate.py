@@ -223,3 +223,17 @@ def test_number_lists_in_references_do_not_match_tables(tmp_path: Path) -> None:
     table = "Prices: " + " ".join(str(i * 7) for i in range(30)) + " and more words after the table."
     assert flagged(stage, [table]) == [False]
     assert stage.index.unindexed == {"n": 1}  # nothing of it was indexable
+
+
+def test_a_chinese_benchmark_item_is_found_in_chinese_text(tmp_path: Path, data_dir: Path) -> None:
+    """Chinese has no spaces: characters are the words, so a 13-gram of a Chinese item matches
+    inside a Chinese page (as a whole clause, one 'word' run would never match) (issue 19)."""
+    pages = [line for line in (data_dir / "multilingual" / "clue-zh-100.txt").read_text().splitlines()
+             if len(line) > 200][:40]
+    item = "下列哪一种气体是植物在光合作用中从空气中吸收的主要原料？二氧化碳"
+    ref = tmp_path / "zh.jsonl"
+    ref.write_text(json.dumps({"q": item}, ensure_ascii=False) + "\n")
+    stage = make(tmp_path, references=[{"name": "zh_bench", "path": str(ref)}])
+    planted = pages[0][:100] + item[:20] + "，" + item[20:] + pages[0][100:]  # a comma added inside
+    assert flagged(stage, [planted] + pages[1:]) == [True] + [False] * (len(pages) - 1)
+    assert normalized_words("植物，光合作用 CO2") == ["植", "物", "光", "合", "作", "用", "co0"]
