@@ -104,4 +104,4 @@ def test_a_wrong_text_field_stops_the_run_with_the_fields_present(tmp_path: Path
                  "stages:\n  - write: {}\n")
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 2, r.output
-    assert "text_column 'text'" in r.output and "did you mean 'txt'" in r.output
+    assert "text_field 'text'" in r.output and "did you mean 'txt'" in r.output
