@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from ..document import Document
-from ..stage import Filter, FilterParams
+from ..stage import AnyParams, Filter, FilterParams
 
 
 class SelectParams(FilterParams):
@@ -37,17 +37,12 @@ class SelectParams(FilterParams):
     # keep documents that have no such field (default: drop them, reason "missing")
     keep_missing: bool = False
 
-    @model_validator(mode="after")
-    def _one_rule(self) -> "SelectParams":
-        if self.values is None and self.min is None and self.max is None:
-            raise ValueError("give values: [...] or a min/max range to select on")
-        if self.values is not None and (self.min is not None or self.max is not None):
-            raise ValueError("give either values: or min/max, not both")
-        if self.values == []:
+    @field_validator("values")
+    @classmethod
+    def _some_values(cls, v: list[Any] | None) -> list[Any] | None:
+        if v == []:
             raise ValueError("values: [] would drop every document; list the values to keep")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is above max ({self.max}): every document would be dropped")
-        return self
+        return v
 
 
 def meta_value(meta: dict[str, Any], key: str) -> tuple[bool, Any]:
@@ -90,6 +85,21 @@ class Select(Filter[SelectParams]):
         "not_selected": "the field's value is not one of `values` (or outside `min`..`max`)",
         "missing": "the document has no such field (`keep_missing` keeps it)",
     }
+
+    @classmethod
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
+        """The rule must be one of the two and able to keep something (at the option's key)."""
+        if not isinstance(params, SelectParams):
+            return []
+        ranged = params.min is not None or params.max is not None
+        if params.values is None and not ranged:
+            given = [k for k in ("min", "max") if k in params.model_fields_set]  # min: null given: say so there
+            return [(given[0] if given else "values", "give values: [...] or a min/max range to select on")]
+        if params.values is not None and ranged:
+            return [("min" if params.min is not None else "max", "give either values: or min/max, not both")]
+        if params.min is not None and params.max is not None and params.min > params.max:
+            return [("min", f"min ({params.min}) is above max ({params.max}): every document would be dropped")]
+        return []
 
     def reject(self, doc: Document) -> str | None:
         return select_reason(doc.meta, self.params)

@@ -109,6 +109,9 @@ def _stage_targets() -> list[Target]:
         "perplexity": {"base": {"model": "{ppl_model}", "max_tokens": 32},
                        "under": {"bucket_cutoffs": {"buckets": True}, "calibration_docs": {"buckets": True}}},
         "c4_badwords": {"base": {"lists": "{badwords}"}, "under": {"seed": {"keep_fraction": 0.5}}},
+        # documents without meta.lang are kept, so every case runs on the sample; a range needs values unset
+        "select": {"base": {"key": "lang", "values": ["en"], "keep_missing": True},
+                   "under": {"min": {"__drop__": ["values"]}, "max": {"__drop__": ["values"]}}},
         "exact_dedup": {"input": dups},
         "minhash_dedup": {"input": dups, "under": {"verify": {"threshold": 0.8}, "seed": {"hash": "datasketch"}}},
         "paragraph_dedup": {"input": dups, "base": {"min_words": 5}, "under": bloom},

@@ -35,10 +35,13 @@ def test_values_range_missing_and_types() -> None:
     flags = SelectParams(key="ok", values=[True])
     assert select_reason({"ok": True}, flags) is None and select_reason({"ok": 1}, flags) == "not_selected"
     assert select_reason({"a": {"b": 2}}, SelectParams(key="a.b", values=[2])) is None  # nested field
-    for bad in ({"key": "x"}, {"key": "x", "values": []}, {"key": "x", "values": ["a"], "min": 1},
-                {"key": "x", "min": 2, "max": 1}, {"key": "", "values": ["a"]}, {"key": "x", "min": float("nan")}):
+    for bad in ({"key": "x", "values": []}, {"key": "", "values": ["a"]}, {"key": "x", "min": float("nan")}):
         with pytest.raises(ValidationError):
             SelectParams(**bad)
+    assert Select.check(SelectParams(key="x")) == [("values", "give values: [...] or a min/max range to select on")]
+    assert [k for k, _ in Select.check(SelectParams(key="x", values=["a"], min=1))] == ["min"]
+    assert [k for k, _ in Select.check(SelectParams(key="x", min=2, max=1))] == ["min"]
+    assert Select.check(SelectParams(key="x", min=1)) == []
 
 
 def test_selects_a_perplexity_bucket_the_stage_before_wrote(tmp_path: Path) -> None:
