@@ -14,6 +14,7 @@ turns it into barriers, like dedup:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -93,18 +94,26 @@ class Tokenize(Step[TokenizeParams]):
         if not path.is_file():
             return [("tokenizer", f"tokenizer file '{params.tokenizer}' not found "
                                   "(give a tokenizer.json path, or use 'train: {vocab_size: N}')")]
-        try:
-            vocab = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return [("tokenizer", f"'{params.tokenizer}' is not a tokenizer.json ({exc})")]
-        try:
-            tok = load_tokenizer(str(path))
-        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-            return [("tokenizer", f"'{params.tokenizer}' cannot be loaded by tokenizers ({exc})")]
-        if tok.token_to_id(params.eos) is None:
-            added = [t.get("content") for t in vocab.get("added_tokens", [])][:5]
-            return [("eos", f"token '{params.eos}' is not in {params.tokenizer} (its special tokens: {added})")]
-        return []
+        st = path.stat()
+        return list(_tokenizer_problems(str(path), params.eos, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=32)
+def _tokenizer_problems(path: str, eos: str, size: int, mtime_ns: int) -> tuple[tuple[str, str], ...]:
+    """The checks of one tokenizer file, once per file version (a validate of many pipelines,
+    or a test walking every option, reads a 0.5 MB tokenizer.json once, not each time)."""
+    try:
+        vocab = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return (("tokenizer", f"'{path}' is not a tokenizer.json ({exc})"),)
+    try:
+        tok = load_tokenizer(path)
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        return (("tokenizer", f"'{path}' cannot be loaded by tokenizers ({exc})"),)
+    if tok.token_to_id(eos) is None:
+        added = [t.get("content") for t in vocab.get("added_tokens", [])][:5]
+        return (("eos", f"token '{eos}' is not in {path} (its special tokens: {added})"),)
+    return ()
 
 
 # ---- the barriers the plan makes of it ------------------------------------------------
