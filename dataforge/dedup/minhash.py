@@ -61,7 +61,8 @@ class MinhashParams(DedupParams):
             raise ValueError("verify needs a threshold, e.g. threshold: 0.8")
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ValueError("threshold must be between 0 and 1, e.g. 0.8")
-        if self.num_perm is not None and self.bands is not None and self.num_perm < self.bands * self.rows:
+        if self.num_perm is not None and self.bands is not None and self.rows is not None \
+                and self.num_perm < self.bands * self.rows:
             raise ValueError(f"num_perm must be at least bands*rows = {self.bands * self.rows}")
         if self.bands is not None and self.rows is not None and self.bands * self.rows > MAX_PERM:
             raise ValueError(f"bands x rows = {self.bands * self.rows:,} hashes per document is more than "

@@ -33,7 +33,7 @@ from pydantic import Field
 from ..document import Document
 from ..errors import DataforgeError
 from ..paths import AbsolutePath
-from ..stage import Filter, FilterParams, Params, TaskContext
+from ..stage import AnyParams, Filter, FilterParams, TaskContext
 
 # datatrove _BADWORDS_ALLOWLIST: "each filter >10% of documents of their language when disallowed"
 ALLOWLIST = frozenset({"sm", "グロ", "女の子", "性"})
@@ -130,8 +130,9 @@ class C4BadWords(Filter[BadWordsParams]):
         self.seed = params.seed if params.seed is not None else ctx.run.seed
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
-        assert isinstance(params, BadWordsParams)
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
+        if not isinstance(params, BadWordsParams):
+            return []
         if not os.path.isdir(params.lists):
             return [("lists", f"folder {params.lists!r} not found; "
                               "point it at a folder of per-language word lists such as data/badwords/ldnoobw")]

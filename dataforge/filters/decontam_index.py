@@ -210,8 +210,9 @@ def read_items(ref: Reference) -> Iterator[Item]:
                 continue
             try:
                 rec = json.loads(line)
-            except ValueError as exc:
-                raise ReferenceFileError(f"{ref.path}:{lineno}: not JSON ({exc.msg}); fix or remove the line") from None
+            except ValueError as exc:  # json.JSONDecodeError, or a UnicodeDecodeError of the line
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise ReferenceFileError(f"{ref.path}:{lineno}: not JSON ({why}); fix or remove the line") from None
             if not isinstance(rec, dict):
                 raise ReferenceFileError(f"{ref.path}:{lineno}: a JSON object per line expected")
             segs = segments(rec, ref.fields)

@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..document import Document
-from ..stage import Filter, FilterParams, Params, TaskContext, safe_name
+from ..stage import AnyParams, Filter, FilterParams, TaskContext, safe_name
 from .decontam_index import (Index, Reference, check_references, shared_index, text_word_hashes, word_hashes,
                              word_spans)
 
@@ -86,8 +86,9 @@ class Decontaminate(Filter[DecontaminateParams]):
         self._table: Any = None
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
-        assert isinstance(params, DecontaminateParams)
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
+        if not isinstance(params, DecontaminateParams):
+            return []
         return check_references(params.references)
 
     @property

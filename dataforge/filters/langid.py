@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 from ..document import Document
 from ..lang.codes import check_code, split_label
 from ..paths import AbsolutePath
-from ..stage import Filter, FilterParams, Params, Scores
+from ..stage import AnyParams, Filter, FilterParams, Scores
 from .fasttext_model import load_model, predict
 
 
@@ -93,7 +93,7 @@ class LangId(Filter[LangIdParams]):
     }
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
         """A named model file must exist before any work starts (not fail in the first task)."""
         model = getattr(params, "model", None)
         if model is not None and not os.path.isfile(model):

@@ -277,10 +277,10 @@ def _culprit(plan: Plan, stats: Stats, fallback: str) -> str:
     for spec in plan.config.stages:
         t = stats.totals(spec.label)
         if t.get("docs_in", 0) > 0 and t.get("docs_out", 0) == 0:
-            if spec.cls.barrier and getattr(spec.params, "index", None):
+            index = getattr(spec.params, "index", None)
+            if spec.cls.barrier and index:
                 log.warning("%s: every one of the %d documents that reached it duplicates one an earlier run "
-                            "kept (index %s): nothing new to write", spec.label, int(t["docs_in"]),
-                            spec.params.index)
+                            "kept (index %s): nothing new to write", spec.label, int(t["docs_in"]), index)
                 return ""
             return f"stage {spec.label} (it dropped all {int(t['docs_in']):,} documents it saw)"
     return fallback
