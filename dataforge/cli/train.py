@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -96,8 +96,11 @@ def train(shards: Path, output: Path, config_file: Path | None, resume: str, com
     config = load_train_config(config_file, overrides)
     click.echo(f"training {config.model} on {shards} -> {output} ({config.steps} steps)", err=True)
     summary = run_training(config, shards=shards, output=output,
-                           resume={"no": False, "yes": True, "auto": "auto"}[resume], on_event=_print_event)
+                           resume=_RESUME[resume], on_event=_print_event)
     echo(_summary_line(summary))
+
+
+_RESUME: dict[str, bool | Literal["auto"]] = {"no": False, "yes": True, "auto": "auto"}
 
 
 def _print_event(event: Event) -> None:

@@ -221,7 +221,8 @@ class LocalExecutor:
         while todo:
             pool = self._get_pool()
             futures: dict[Future[Any], int] = {pool.submit(timed_call, fn, args[i]): i for i in todo}
-            todo, suspects = [], []
+            suspects: list[int] = []
+            todo = []
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
