@@ -153,10 +153,9 @@ def _fmt_key(path: tuple[str | int, ...]) -> str:
     return out
 
 
-def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True,
-                  output: str | None = None) -> PipelineConfig:
-    """Parse and validate a pipeline file (``output`` overrides its ``output:``, checked
-    like it). Raises ConfigError listing every problem."""
+def read_pipeline_mapping(path: str | os.PathLike[str]) -> tuple[dict[str, Any], Lines]:
+    """A pipeline file's top-level mapping, not yet validated, and its line map (ConfigError
+    naming the file when it cannot be read, is not YAML, or is not a mapping)."""
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -167,6 +166,15 @@ def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True,
     raw, lines = load_yaml(text, path=path)
     if not isinstance(raw, dict):
         raise ConfigError([Problem(path, 1, "", "a pipeline file must be a mapping with inputs: and stages:")])
+    return raw, lines
+
+
+def load_pipeline(path: str | os.PathLike[str], *, check_files: bool = True,
+                  output: str | None = None) -> PipelineConfig:
+    """Parse and validate a pipeline file (``output`` overrides its ``output:``, checked
+    like it). Raises ConfigError listing every problem."""
+    path = str(path)
+    raw, lines = read_pipeline_mapping(path)
     if output is not None:
         raw["output"] = output
     return validate(raw, path=path, lines=lines, check_files=check_files)

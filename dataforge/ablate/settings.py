@@ -13,8 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError, Problem
+from ..config import read_pipeline_mapping
 from ..train.config import TrainConfig
-from ..yamlfile import Lines, load_yaml
+from ..yamlfile import Lines
 
 #: TrainConfig keys an ablation sets per run itself (not in ablate.train)
 PER_RUN_KEYS = ("seed", "eval_text", "eval_mc")
@@ -57,15 +58,7 @@ class AblateSettings(BaseModel):
 def read_pipeline(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], Lines]:
     """The pipeline mapping without ``ablate:`` and ``train:``, the ``ablate:`` mapping, and line numbers."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: pipeline file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read pipeline file ({exc})") from None
-    raw, lines = load_yaml(text, path=path)
-    if not isinstance(raw, dict):
-        raise ConfigError([Problem(path, 1, "", "a pipeline file must be a mapping with inputs: and stages:")])
+    raw, lines = read_pipeline_mapping(path)
     section = raw.pop("ablate", None)
     raw.pop("train", None)
     if section is None:

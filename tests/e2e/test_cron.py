@@ -104,16 +104,20 @@ def test_a_recompute_with_an_index_does_not_drop_itself(tmp_path: Path, data_dir
     assert len(gens) == 1 and gens[0]["state"] == "confirmed"
 
 
-def test_a_run_that_writes_no_token_fails_naming_the_stage(tmp_path: Path, data_dir: Path) -> None:
+DROP_ALL = "{min_doc_words: 1000000, max_doc_words: null}"  # gopher_quality options no document passes
+
+
+def _c4_pipeline(tmp_path: Path, data_dir: Path, *, gopher: str, last: str) -> Path:
+    """The bundled C4 sample through gopher_quality and one last stage."""
     p = tmp_path / "p.yaml"
-    p.write_text(f"""\
-output: {tmp_path / 'out'}
-inputs:
-  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
-stages:
-  - gopher_quality: {{min_doc_words: 1000000, max_doc_words: null}}
-  - tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 128}}
-""")
+    p.write_text(f"output: {tmp_path / 'out'}\ninputs:\n  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}\n"
+                 f"stages:\n  - gopher_quality: {gopher}\n  - {last}\n")
+    return p
+
+
+def test_a_run_that_writes_no_token_fails_naming_the_stage(tmp_path: Path, data_dir: Path) -> None:
+    p = _c4_pipeline(tmp_path, data_dir, gopher=DROP_ALL,
+                     last=f"tokenize: {{tokenizer: {data_dir}/tokenizer.json, seq_len: 128}}")
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 1, r.output
     assert "449 documents were read but no shard has a token" in r.output
@@ -122,21 +126,13 @@ stages:
 
 def test_a_run_that_writes_no_document_fails_naming_the_stage(tmp_path: Path, data_dir: Path) -> None:
     """Without tokenize the documents are the output: none written from 449 read is an error too."""
-    p = tmp_path / "p.yaml"
-    p.write_text(f"""\
-output: {tmp_path / 'out'}
-inputs:
-  c4: {{reader: jsonl, paths: {data_dir}/c4/tiny_c4_sample.jsonl}}
-stages:
-  - gopher_quality: {{min_doc_words: 1000000, max_doc_words: null}}
-  - write: {{}}
-""")
+    p = _c4_pipeline(tmp_path, data_dir, gopher=DROP_ALL, last="write: {}")
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 1, r.output
     assert "449 documents were read but no document was written" in r.output
     assert "stage 0:gopher_quality (it dropped all 449 documents it saw)" in r.output
     assert (tmp_path / "out" / "stats.json").exists()  # the funnel is there to look at
-    p.write_text(p.read_text().replace("{min_doc_words: 1000000, max_doc_words: null}", "{}"))
+    p = _c4_pipeline(tmp_path, data_dir, gopher="{}", last="write: {}")
     r = CliRunner().invoke(main, ["run", str(p)])
     assert r.exit_code == 0, r.output
 
