@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import struct
 import tempfile
@@ -198,9 +199,12 @@ def _hash(key: str) -> int:
     return xxhash.xxh64_intdigest(key.encode("utf-8", "surrogatepass"))
 
 
-def in_validation(seed: int, source: str, index: int, fraction: float) -> bool:
-    """Deterministic held-out membership of record ``index`` of ``source``."""
-    h = _hash(f"{seed}:{source}:{index}")
+def in_validation(seed: int, text: str, fraction: float) -> bool:
+    """Deterministic held-out membership of a document, from its text and the seed alone.
+
+    Not from the file's path or the record's place: the same documents copied elsewhere, or
+    concatenated in another order, give the same split and so the same model."""
+    h = _hash(f"{seed}:valid:{text}")
     return (h % 1_000_000) < fraction * 1_000_000
 
 
@@ -252,7 +256,7 @@ def split_examples(
         for path, i, text in rows:
             if text in shared:
                 continue
-            dest = valid if in_validation(opts.seed, path, i, opts.valid_fraction) else train[label]
+            dest = valid if in_validation(opts.seed, text, opts.valid_fraction) else train[label]
             dest.append((label, text))
     for label in train:
         if not train[label]:
@@ -333,7 +337,7 @@ def train_classifier(positive: list[str], negative: list[str], output: str | Pat
         learned = evaluate(model, train)["auc"]
         if not learned >= MIN_TRAIN_AUC:
             raise DataforgeError(f"the classifier cannot tell its own training documents apart (training AUC "
-                                 f"{learned:.2f}, chance 0.5); nothing was written to {output}. Give classes "
+                                 f"{math.floor(learned * 100) / 100:.2f}, under the {MIN_TRAIN_AUC} needed; chance 0.5); nothing was written to {output}. Give classes "
                                  "that differ, or more documents")
         tmp_out = temp_path_for(output)
         model.save_model(str(tmp_out))

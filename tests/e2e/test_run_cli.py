@@ -84,6 +84,31 @@ def test_two_runs_identical_and_workers_do_not_change_bytes(tmp_path: Path, data
     assert shard_sums(tmp_path / "c") != shard_sums(tmp_path / "a")
 
 
+def test_the_same_data_in_another_folder_gives_the_same_shards(tmp_path: Path, data_dir: Path) -> None:
+    # another checkout, another cron user's home: ids, splits, dedup and the shuffle must not
+    # depend on where the files lie, only on what they hold (the classifier's split once did)
+    import shutil
+
+    text = (PIPELINE.replace("{c4}", "data/c4/*.jsonl*").replace("{data}/", "data/")
+            .replace("{out}", "out").format(workers=1)
+            .replace("  - write: {format: jsonl}\n", "  - write: {format: jsonl}\n  - minhash_dedup: {}\n"))
+    sums = []
+    for where in ("first", "second/deeper"):
+        root = tmp_path / where
+        (root / "data" / "wiki").mkdir(parents=True)
+        shutil.copytree(data_dir / "c4", root / "data" / "c4")
+        shutil.copy(data_dir / "wiki" / "wiki_demo.txt", root / "data" / "wiki")
+        shutil.copy(data_dir / "tokenizer.json", root / "data")
+        (root / "p.yaml").write_text(text)
+        r = subprocess.run([sys.executable, "-m", "dataforge", "run", "p.yaml"], cwd=root,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        sums.append(shard_sums(root / "out"))
+    assert [name for name, _ in sums[0]] == [name for name, _ in sums[1]]
+    assert [Path(s).name for s, _ in sums[0]] == [Path(s).name for s, _ in sums[1]]
+    assert [h for _, h in sums[0]] == [h for _, h in sums[1]]
+
+
 def test_config_error_exits_2_and_writes_nothing(tmp_path: Path, data_dir: Path) -> None:
     p = make_pipeline(tmp_path, data_dir)
     p.write_text(p.read_text().replace("format: jsonl", "formt: jsonl"))

@@ -45,9 +45,27 @@ def test_readers(data_dir: Path) -> None:
 
 
 def test_split_is_deterministic() -> None:
-    picks = [in_validation(7, "a.jsonl", i, 0.1) for i in range(2000)]
-    assert picks == [in_validation(7, "a.jsonl", i, 0.1) for i in range(2000)]
+    texts = [f"document number {i}" for i in range(2000)]
+    picks = [in_validation(7, t, 0.1) for t in texts]
+    assert picks == [in_validation(7, t, 0.1) for t in texts]
     assert 150 < sum(picks) < 250
+    assert picks != [in_validation(8, t, 0.1) for t in texts]  # the seed draws another split
+
+
+def test_the_same_documents_elsewhere_give_the_same_model(labelled: tuple[str, str], tmp_path: Path) -> None:
+    # the held-out split once hashed the file's path: a copy of the data in another folder
+    # (another checkout, a pytest tmp dir, a CI machine) trained another model
+    hq, lq = labelled
+    models = []
+    for where in ("a", "b/deeper"):
+        folder = tmp_path / where
+        folder.mkdir(parents=True)
+        pos, neg = folder / "hq.jsonl", folder / "lq.jsonl"
+        pos.write_bytes(Path(hq).read_bytes())
+        neg.write_bytes(Path(lq).read_bytes())
+        train_classifier([str(pos)], [str(neg)], folder / "m.bin", FASTOPTS)
+        models.append((folder / "m.bin").read_bytes())
+    assert models[0] == models[1]
 
 
 def test_auc() -> None:
@@ -90,11 +108,13 @@ def test_degenerate_training_data_is_refused_and_nothing_is_written(labelled: tu
 
 
 def test_a_model_that_cannot_tell_the_classes_apart_is_not_written(tmp_path: Path) -> None:
-    # different strings, the same words: fastText sees identical documents in both classes
-    texts = [f"the river {w} runs past the old mill near town {i}" for i, w in enumerate(["slowly", "quietly"] * 20)]
-    positive = _jsonl(tmp_path / "p.jsonl", texts)
-    negative = _jsonl(tmp_path / "n.jsonl", [t + "  " for t in texts])
-    with pytest.raises(DataforgeError, match=r"cannot tell its own training documents apart \(training AUC 0\.5"):
+    # different strings, the same words: fastText splits on whitespace, so every document of
+    # either class is the same token sequence, whichever documents the held-out split draws
+    text = "the river runs past the old mill near the town"
+    positive = _jsonl(tmp_path / "p.jsonl", [text + " " * (2 * k) for k in range(40)])
+    negative = _jsonl(tmp_path / "n.jsonl", [text + " " * (2 * k + 1) for k in range(40)])
+    with pytest.raises(DataforgeError, match=r"cannot tell its own training documents apart \(training AUC 0\.50, "
+                                             r"under the 0\.6 needed"):
         train_classifier([positive], [negative], tmp_path / "m.bin", FASTOPTS)
     assert not (tmp_path / "m.bin").exists()
 
