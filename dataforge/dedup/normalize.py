@@ -79,7 +79,7 @@ def words(text: str, norm: Normalize, *, language: str | None = None) -> list[by
     """
     lang = language if language is not None else unspaced_language(text)
     if has_segmenter(lang):
-        text = " ".join(segmenter(lang).words(text))  # type: ignore[arg-type]
+        text = " ".join(segmenter(lang).words(text))
     return _split(text, norm)
 
 

@@ -66,15 +66,17 @@ class _Files:
         self.fh: IO[bytes] | None = None
         self.written = 0
 
-    def _next(self) -> None:
+    def _next(self) -> IO[bytes]:
+        """Close the current file and open the next one (returned)."""
         self._close()
         self.index += 1
         if self.index >= len(self.names):
             raise RuntimeError("more tokens than the manifest counts")
-        self.fh = open(self.staging.path(self.names[self.index]), "wb")
+        fh = self.fh = open(self.staging.path(self.names[self.index]), "wb")
         self.room = self.counts[self.index]
         if self.header is not None:
-            self.fh.write(llmc_header(magic=self.header[0], version=self.header[1], tokens=self.room))
+            fh.write(llmc_header(magic=self.header[0], version=self.header[1], tokens=self.room))
+        return fh
 
     def _close(self) -> None:
         if self.fh is not None:
@@ -86,10 +88,11 @@ class _Files:
     def write(self, tokens: np.ndarray) -> None:
         tokens = tokens.astype(self.dtype, copy=False)
         while tokens.size:
-            if self.room == 0:
-                self._next()
+            fh = self.fh if self.room else None  # (room > 0 only while a file is open)
+            if fh is None:
+                fh = self._next()
             part, tokens = tokens[:self.room], tokens[self.room:]
-            write_array(self.fh, part)  # type: ignore[arg-type]
+            write_array(fh, part)
             self.room -= int(part.size)
             self.written += int(part.size)
 

@@ -27,6 +27,7 @@ tokenizer and is left out. Measured values are sampled with each rejected docume
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import ClassVar
 
 from pydantic import Field
@@ -164,7 +165,7 @@ class CodeQuality(Filter[CodeQualityParams]):
     def reject(self, doc: Document) -> str | None:
         return code_quality_reason(doc.text, self.path(doc), self.params)[0]
 
-    def keep(self, batch: list[Document]):  # type: ignore[override]
+    def keep(self, batch: list[Document]) -> Iterator[Document]:
         for doc in batch:  # as Filter.keep, with the failing value sampled
             reason, value = code_quality_reason(doc.text, self.path(doc), self.params)
             if reason is None:

@@ -66,7 +66,7 @@ def words(text: str, language: str | None = None) -> tuple[str, ...]:
 def split_words(text: str, *, language: str | None = None) -> list[str]:
     """``words`` without the cache (for many small texts, such as lines)."""
     if has_segmenter(language):
-        return segmenter(language).words(text)  # type: ignore[arg-type]
+        return segmenter(language).words(text)
     out: list[str] = []
     specials = SPECIALS
     for chunk in text.split():
@@ -87,7 +87,7 @@ def count_sentences(text: str, *, language: str | None = None) -> int:
     Languages with a dedicated segmenter count its sentences.
     """
     if has_segmenter(language):
-        return len(segmenter(language).sentences(text))  # type: ignore[arg-type]
+        return len(segmenter(language).sentences(text))
     toks = split_words(text)
     if not toks:
         return 0
@@ -111,7 +111,7 @@ def split_sentences(text: str, *, language: str | None = None) -> list[str]:
 
     Same boundaries as ``count_sentences``; the text between them is kept as written."""
     if has_segmenter(language):
-        return segmenter(language).sentences(text)  # type: ignore[arg-type]
+        return segmenter(language).sentences(text)
     out: list[str] = []
     current: list[str] = []
     seen_end = False

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import sys
 from copy import copy
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from types import GenericAlias
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
-from pydantic import AfterValidator, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ..document import Document
 from ..stage import FilterParams
 from .codes import check_code
 from .defaults import language_defaults
+
+if TYPE_CHECKING:  # (typing_extensions has TypeForm from 4.13; only the checker needs it)
+    from typing_extensions import TypeForm
 
 #: a language code in a params model: normalised to the project's code, or a located error
 LanguageCode = Annotated[str, AfterValidator(check_code)]
@@ -37,7 +41,8 @@ class LanguageParams(FilterParams):
     """Base of the params of a filter with per-language defaults (subclasses set ``STAGE``)."""
 
     STAGE: ClassVar[str] = ""
-    Overrides: ClassVar[type[FilterParams]]
+    #: the subclass's own options, each optional (built by ``__pydantic_init_subclass__``)
+    Overrides: ClassVar[type[BaseModel]]
 
     # language of documents without meta['lang'] (set by langid); null = English rules
     language: LanguageCode | None = None
@@ -62,7 +67,9 @@ class LanguageParams(FilterParams):
         setattr(sys.modules[cls.__module__], name, over)  # picklable by name, like any class
         cls.Overrides = over
         per = copy(cls.model_fields["per_language"])
-        per.annotation = dict[LanguageCode, over]  # type: ignore[valid-type]
+        # dict[LanguageCode, over]: ``over`` is a class built just above, so no static type expression
+        # names it; the cast says the alias is a type form (what ``annotation`` holds) all the same
+        per.annotation = cast("TypeForm[Any]", GenericAlias(dict, (LanguageCode, over)))
         cls.model_fields["per_language"] = per
         cls.model_rebuild(force=True)
 

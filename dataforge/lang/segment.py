@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import DataforgeError
 
@@ -90,8 +90,9 @@ class Segmenter:
         return out
 
 
-def has_segmenter(language: str | None) -> bool:
-    """Does ``language`` get a dedicated segmenter (instead of the rule-based splitter)?"""
+def has_segmenter(language: str | None) -> TypeGuard[str]:
+    """Does ``language`` get a dedicated segmenter (instead of the rule-based splitter)?
+    (True also tells the type checker that ``language`` is a code, not None.)"""
     return language in PACKAGES
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Protocol
 
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,15 @@ def publish(local: Path, url: str) -> int:
     return sent
 
 
-def _put(fs: object, path: Path, remote: str) -> None:
+class RemoteFS(Protocol):
+    """The two calls ``_put`` makes on an fsspec filesystem (fsspec ships no type hints)."""
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None: ...
+
+    def put_file(self, lpath: str, rpath: str) -> None: ...
+
+
+def _put(fs: RemoteFS, path: Path, remote: str) -> None:
     parent = remote.rsplit("/", 1)[0]
-    fs.makedirs(parent, exist_ok=True)  # type: ignore[attr-defined]
-    fs.put_file(str(path), remote)  # type: ignore[attr-defined]
+    fs.makedirs(parent, exist_ok=True)
+    fs.put_file(str(path), remote)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def decontaminate_records(records: Iterable[dict[str, Any]], references: dict[st
     return kept, dropped, counts
 
 
-def dedup_file(src: Path, dst: Path, *, threshold: float = ROUGE_THRESHOLD, against: list[Path] = (),  # type: ignore[assignment]
+def dedup_file(src: Path, dst: Path, *, threshold: float = ROUGE_THRESHOLD, against: Sequence[Path] = (),
                report: Path | None = None, references: dict[str, Path] | None = None) -> dict[str, int]:
     """Filter ``src`` into ``dst`` (JSON or JSONL by suffix); optional JSONL report of drops."""
     pool_texts = [rec["instruction"] for path in against for _, rec in read_instructions(path)]

@@ -109,15 +109,17 @@ class JudgeMethod:
         if flags and settings.drop_unsafe:
             st.stats["dropped.unsafe"] += 1
             return False
+        score: float | None
+        reason: str | None
         if done is None:
             st.stats["requests.failed"] += 1
             score, reason = None, "request_failed"
         else:
             score, reason = parse_score(done.text)
-        if reason:
+        if score is None:  # (then reason says why)
             st.stats[f"score.{reason}"] += 1
         else:
-            st.stats[f"scores.{score_bin(score)}"] += 1  # type: ignore[arg-type]
+            st.stats[f"scores.{score_bin(score)}"] += 1
         if settings.min_score is not None and (score is None or score < settings.min_score):
             st.stats["dropped.low_score" if score is not None else "dropped.no_score"] += 1
             return False

@@ -17,7 +17,7 @@ wrong type), ``bad_usage`` (token counts that are not non-negative integers),
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..readers.jsonl import has_lone_surrogate
 
@@ -90,15 +90,17 @@ def parse_completion(raw: bytes, *, mode: str, content_type: str = "") -> dict[s
     if usage is not None:
         if not isinstance(usage, dict):
             raise BadResponse("bad_usage", f"usage is a {type(usage).__name__}")
-        prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if not all(_count(v) for v in (prompt_tokens, completion_tokens)):
-            raise BadResponse("bad_usage", f"prompt_tokens={prompt_tokens!r}, completion_tokens={completion_tokens!r}")
-    return {"text": text, "finish_reason": finish, "prompt_tokens": int(prompt_tokens),  # type: ignore[arg-type]
-            "completion_tokens": int(completion_tokens),  # type: ignore[arg-type]
+        given_prompt, given_completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if not (_count(given_prompt) and _count(given_completion)):
+            raise BadResponse("bad_usage", f"prompt_tokens={given_prompt!r}, completion_tokens={given_completion!r}")
+        prompt_tokens, completion_tokens = given_prompt, given_completion
+    return {"text": text, "finish_reason": finish, "prompt_tokens": int(prompt_tokens),
+            "completion_tokens": int(completion_tokens),
             "model": model if isinstance(model, str) else None, "usage_reported": usage is not None}
 
 
-def _count(value: Any) -> bool:
+def _count(value: object) -> TypeGuard[int]:
+    """A token count: a non-negative int (not a bool) under 2**40."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 40
 
 

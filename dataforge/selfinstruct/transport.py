@@ -21,14 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
-try:  # openai >= 3 ships httpx2; openai 1.x used httpx
+if TYPE_CHECKING:  # checked against httpx2; httpx has the same names used here (Limits and the errors)
     import httpx2 as httpx
-except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx  # type: ignore[no-redef]
+else:
+    try:  # openai >= 3 ships httpx2; openai 1.x used httpx
+        import httpx2 as httpx
+    except ImportError:  # pragma: no cover - depends on the installed openai
+        import httpx
 
 from .response import BadResponse
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -39,18 +39,19 @@ def swiglu_hidden(d_model: int, multiple: int = 32) -> int:
     return multiple * math.ceil(int(8 * d_model / 3) / multiple)
 
 
+#: the names of MODEL_SIZES (the ``model:`` setting); tests/train/test_settings.py keeps the two the same
+SizeName: TypeAlias = Literal["tiny", "mini", "small", "medium", "base"]
+
 # Named sizes, from one that trains on 2 CPU cores in seconds to ~100M parameters.
 # small = nanoGPT's shakespeare config (6 x 6 x 384, lr 1e-3); base = GPT-2 small's
 # shape (12 x 12 x 768, lr 6e-4; ~91M params with an 8192 vocabulary).
-MODEL_SIZES: dict[str, ModelSize] = {
+MODEL_SIZES: dict[SizeName, ModelSize] = {
     "tiny": ModelSize(n_layer=2, n_head=4, d_model=128, lr=3e-3),
     "mini": ModelSize(n_layer=4, n_head=4, d_model=256, lr=2e-3),
     "small": ModelSize(n_layer=6, n_head=6, d_model=384, lr=1e-3),
     "medium": ModelSize(n_layer=8, n_head=8, d_model=512, lr=8e-4),
     "base": ModelSize(n_layer=12, n_head=12, d_model=768, lr=6e-4),
 }
-
-SizeName = Literal[tuple(MODEL_SIZES)]  # type: ignore[valid-type]  # "tiny" | "mini" | ...
 
 #: keys a resumed run may change without breaking "continues exactly" (steps stretches the lr schedule)
 RESUMABLE_CHANGES = frozenset({"steps", "eval_every", "log_every", "checkpoint_every", "device", "compile",

@@ -64,13 +64,17 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos + rotated * sin).to(x.dtype)
 
 
+class ResidualLinear(nn.Linear):
+    """A projection into the residual stream: initialised with the scaled std (see ``GPT.__init__``).
+    Only the class differs from ``nn.Linear``, so checkpoints hold the same keys."""
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         self.n_head, self.dropout = cfg.n_head, cfg.dropout
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
-        self.proj.residual = True  # type: ignore[assignment]  # scaled init, see GPT.__init__
+        self.proj = ResidualLinear(cfg.d_model, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -90,8 +94,7 @@ class SwiGLU(nn.Module):
         hidden = swiglu_hidden(cfg.d_model)
         self.w1 = nn.Linear(cfg.d_model, hidden, bias=False)  # gate
         self.w3 = nn.Linear(cfg.d_model, hidden, bias=False)  # value
-        self.w2 = nn.Linear(hidden, cfg.d_model, bias=False)
-        self.w2.residual = True  # type: ignore[assignment]
+        self.w2 = ResidualLinear(hidden, cfg.d_model, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +135,7 @@ class GPT(nn.Module):
         residual_std = 0.02 / math.sqrt(2 * cfg.n_layer)
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                std = residual_std if getattr(module, "residual", False) else 0.02
+                std = residual_std if isinstance(module, ResidualLinear) else 0.02
                 nn.init.normal_(module.weight, mean=0.0, std=std)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import torch
 
 from dataforge.errors import ConfigError
-from dataforge.train.config import TrainConfig
+from dataforge.train.config import MODEL_SIZES, SizeName, TrainConfig
 from dataforge.train.settings import check_train_config, load_train_config
 
 
@@ -67,6 +68,11 @@ def test_every_bad_value_is_refused_by_key(tmp_path: Path, text: str, message: s
     conf.write_text(text + "\n")
     found = problems(conf)
     assert any(message in p for p in found), found
+
+
+def test_every_size_name_the_setting_accepts_is_a_model_size() -> None:
+    assert get_args(SizeName) == tuple(MODEL_SIZES)
+    assert {name: TrainConfig(model=name).size for name in get_args(SizeName)} == MODEL_SIZES
 
 
 def test_values_from_the_command_line_are_named_by_their_flag() -> None:
