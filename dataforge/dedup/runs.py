@@ -163,13 +163,12 @@ def merge_runs(runs: list[tuple[Path, int]], *, buffer: int) -> Iterator[tuple[n
     offsets = [off for _, off in runs]
     bufs: list[np.ndarray | None] = [next(it, None) for it in its]
     while True:
-        live = [i for i, b in enumerate(bufs) if b is not None and len(b)]
+        live = [(i, b) for i, b in enumerate(bufs) if b is not None and len(b)]
         if not live:
             return
-        bound = min(int(bufs[i]["key"][-1]) for i in live)
+        bound = min(int(b["key"][-1]) for _, b in live)
         keys, docs = [], []
-        for i in live:
-            b = bufs[i]
+        for i, b in live:
             cut = int(np.searchsorted(b["key"], np.uint64(bound), side="right"))
             keys.append(b["key"][:cut])
             docs.append(b["doc"][:cut].astype(np.int64) + offsets[i])

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 import xxhash
@@ -207,11 +207,12 @@ def verify_store(folder: str, task_dir: str | None) -> list[tuple[str, str]]:
 def quality_of(meta: dict[str, Any]) -> float:
     """``meta['quality']`` as a float; NaN when absent or not a number."""
     q = meta.get("quality")
+    if not isinstance(q, (str, SupportsFloat)):  # None, a list, ...
+        return math.nan
     try:
-        q = float(q)
+        return float(q)
     except (TypeError, ValueError):
         return math.nan
-    return q
 
 
 def write_drop_list(path: Path, pos: np.ndarray, idhash: np.ndarray) -> None:

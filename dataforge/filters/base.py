@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from ..document import Document
 from ..stage import Filter, P
@@ -11,9 +10,12 @@ from ..stage import Filter, P
 
 class TextRuleFilter(Filter[P]):
     """Subclasses set ``Params`` and ``rule = staticmethod(fn)`` with
-    ``fn(text, params) -> reason | None``."""
+    ``fn(text, params, *, language=None) -> reason | None``."""
 
-    rule: ClassVar[Callable[[str, Any], str | None]]
+    @staticmethod
+    def rule(text: str, params: Any, /, *, language: str | None = None) -> str | None:
+        """Why ``text`` is dropped under ``params`` (words split as ``language``), or None."""
+        raise NotImplementedError
 
     def reject(self, doc: Document) -> str | None:
-        return type(self).rule(doc.text, self.params)
+        return self.rule(doc.text, self.params)

@@ -34,7 +34,7 @@ from pydantic import Field, field_validator, model_validator
 from ..document import Document
 from ..errors import DataforgeError
 from ..paths import AbsolutePath
-from ..stage import Filter, FilterParams, Params, Scores, TaskContext
+from ..stage import AnyParams, Filter, FilterParams, Scores, TaskContext
 
 BUCKETS = ("head", "middle", "tail")
 
@@ -150,7 +150,7 @@ class Perplexity(Filter[PerplexityParams]):
         self.cutoffs = params.bucket_cutoffs
 
     @classmethod
-    def check(cls, params: Params) -> list[tuple[str, str]]:
+    def check(cls, params: AnyParams) -> list[tuple[str, str]]:
         assert isinstance(params, PerplexityParams)
         if not Path(params.model).is_dir():
             return [("model", f"{params.model!r} is not a `dataforge train` run folder; train one on reference "

@@ -81,11 +81,11 @@ def extract_fast(
     paragraphs = body.get_elements_by_tag_name("p").values() if content_root or max_link_density < 1.0 else []
     root = None
     if content_root:
-        root = rules.content_root(
+        found = rules.content_root(
             paragraphs, flagged, share=root_share, min_chars=min_paragraph_chars, protected=frozenset(headline)
         )
-        if root is body:
-            root = None
+        # the body itself is no root (an `if root is body` would make mypy forget body is not None)
+        root = None if found is body else found
     if root is not None:
         root.prepend(tree.create_text_node(_ROOT_START))
         root.append_child(tree.create_text_node(_ROOT_END))

@@ -43,7 +43,7 @@ BoilerplateGroup = Literal[
     "comments", "related", "newsletter", "share", "author_bio", "promo", "cookie",
     "navigation", "tags", "screen_reader", "gallery", "caption",
 ]
-ALL_GROUPS: tuple[str, ...] = get_args(BoilerplateGroup)
+ALL_GROUPS: tuple[BoilerplateGroup, ...] = get_args(BoilerplateGroup)
 
 #: words per group, as class/id names spell them (lower case; a hyphen joins the parts of a
 #: compound, which also matches it written as one word, with "_" or in camelCase)

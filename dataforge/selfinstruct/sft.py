@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,7 +230,7 @@ def build_chat_row(ids: list[int], mask: list[int], *, pad_id: int, seq_len: int
     return row, m, len(ids), note
 
 
-def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], writers: dict[str, ShardWriter],
+def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], writers: Mapping[str, ShardWriter],
                 settings: SftSettings, *, eos_id: int, pad_id: int, chat: _Chat) -> tuple[Counter[str], Counter[str]]:
     counts: Counter[str] = Counter()
     tokens: Counter[str] = Counter()
@@ -262,7 +262,7 @@ def _write_rows(instructions: Path, tok: Tokenizer, prompts: dict[str, str], wri
     return counts, tokens
 
 
-def _chat_row(instructions: Path, where: int, rec: dict[str, Any], tok: Tokenizer, writers: dict[str, ShardWriter],
+def _chat_row(instructions: Path, where: int, rec: dict[str, Any], tok: Tokenizer, writers: Mapping[str, ShardWriter],
               settings: SftSettings, chat: _Chat, counts: Counter[str], tokens: Counter[str], *, pad_id: int) -> None:
     try:
         ids, mask = encode_segments(tok, chat.segments(rec))
@@ -278,7 +278,7 @@ def _chat_row(instructions: Path, where: int, rec: dict[str, Any], tok: Tokenize
     counts["chat_rows"] += 1
 
 
-def _add_row(row: tuple[np.ndarray, np.ndarray, int, str | None], writers: dict[str, ShardWriter],
+def _add_row(row: tuple[np.ndarray, np.ndarray, int, str | None], writers: Mapping[str, ShardWriter],
              settings: SftSettings, counts: Counter[str], tokens: Counter[str]) -> None:
     """Write one built row to its split (a stable hash of the example's position) and count it."""
     ids, mask, length, note = row

@@ -208,4 +208,5 @@ class SdkTransport:
 
 
 def make_transport(name: str, **kwargs: Any) -> HttpTransport | SdkTransport:
-    return {"http": HttpTransport, "sdk": SdkTransport}[name](**kwargs)
+    classes: dict[str, type[HttpTransport] | type[SdkTransport]] = {"http": HttpTransport, "sdk": SdkTransport}
+    return classes[name](**kwargs)

@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeAlias
 
 import numpy as np
 
@@ -36,6 +36,8 @@ from ..errors import ConfigError, Problem
 
 #: problems listed before the rest of a bad file is summarised
 _SHOWN = 10
+#: a reference text (``eval_text``) or a multiple-choice task (``eval_mc``)
+EvalKind: TypeAlias = Literal["text", "mc"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class EvalSet:
 
     name: str
     path: str
-    kind: Literal["text", "mc"]
+    kind: EvalKind
     text: str = ""
     questions: tuple[Question, ...] = field(default=(), repr=False)
 
@@ -75,7 +77,7 @@ class Scorer(Protocol):
         ...
 
 
-def load_eval_set(path: str | Path, *, kind: Literal["text", "mc"], name: str | None = None,
+def load_eval_set(path: str | Path, *, kind: EvalKind, name: str | None = None,
                   limit: int | None = None) -> EvalSet:
     """Read and check one evaluation file. ``limit`` keeps the first N questions of an mc file."""
     where = str(path)

@@ -65,9 +65,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     g = e.mul_(torch.where(counted, 1.0 / total, 0.0)[:, None])  # softmax; 0 on ignored rows
                     g.scatter_add_(1, safe, -counted[:, None].to(g.dtype))  # - one-hot(target)
                     g = g.to(dtype)
-                    if need_h:
+                    if grad_h is not None:  # (need_h)
                         grad_h[s:s + step] = g @ w
-                    if need_w:
+                    if grad_w is not None:  # (need_w)
                         grad_w += (g.t() @ hc).float()
         ctx.save_for_backward(grad_h, grad_w)
         return loss

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError, Problem
 from ..yamlfile import Lines, load_yaml
 from .config import TrainConfig
-from .evalsets import load_eval_set
+from .evalsets import EvalKind, load_eval_set
 
 #: option names on the command line, for messages about values given there
 CLI_FLAG = {name: "--" + name.replace("_", "-") for name in TrainConfig.model_fields}
@@ -101,8 +101,10 @@ def check_train_config(cfg: TrainConfig, *, tokenizer_vocab: int | None = None) 
 
 def _eval_file_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     out = []
-    for key, kind in (("eval_text", "text"), ("eval_mc", "mc")):
-        for i, path in enumerate(getattr(cfg, key)):
+    files: tuple[tuple[str, EvalKind, list[str]], ...] = (("eval_text", "text", cfg.eval_text),
+                                                         ("eval_mc", "mc", cfg.eval_mc))
+    for key, kind, paths in files:
+        for i, path in enumerate(paths):
             try:
                 load_eval_set(path, kind=kind)
             except ConfigError as exc:
