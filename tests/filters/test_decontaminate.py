@@ -14,8 +14,9 @@ import pytest
 from pydantic import ValidationError
 
 from dataforge.document import Document
-from dataforge.filters.decontam_index import (Reference, check_references, lengths_for, ngram_keys,
-                                              normalized_words, read_items, shared_index, word_hashes)
+from dataforge.filters.decontam_index import (Reference, bitmap, check_references, lengths_for, may_hold, ngram_keys,
+                                              normalized_word_bytes, normalized_words, read_items, shared_index,
+                                              word_hashes)
 from dataforge.filters.decontaminate import Decontaminate, DecontaminateParams
 from dataforge.stage import RunInfo, TaskContext
 from dataforge.stats import Stats
@@ -166,6 +167,47 @@ def test_short_items_match_whole_but_not_inside_longer_variants(tmp_path: Path) 
 def test_normalisation() -> None:
     assert normalized_words("Café, NAÏVE -- 3.14 co-op!") == ["cafe", "naive", "0", "0", "co", "op"]
     assert normalized_words("") == []
+
+
+def _bundled_texts() -> list[str]:
+    import zstandard
+
+    texts = web_texts()
+    for path in sorted((DATA / "multilingual").iterdir()):
+        raw = path.read_bytes()
+        if path.suffix == ".zst":
+            raw = zstandard.ZstdDecompressor().stream_reader(raw).read()
+        for line in raw.decode("utf-8").splitlines():
+            texts.append(json.loads(line)["text"] if path.suffix in (".jsonl", ".zst") else line)
+    return texts
+
+
+HOSTILE = [
+    "", "   ", "_", "__init__ a_b", "0", "000 007 1٢3 ١٢٣", "x0y 00z 0.0.0", "ǅungla İstanbul KELVIN \u212a",
+    "ΣΟΦΙΑΣ ΟΔΟΣ.", "e\u0301te\u0301 cafe\u0301s", "ﬁne ﬂow", "\ud800 lone \udfff surrogates",
+    "tab\tnew\nline\rcr\x0bvt\x0cff\x1cfs\x00nul", "a’b “c” d—e f…g h\u00a0i", "²³ ½ ①②", "🙂🙂 ok🙂ok",
+    "植物，光合作用 CO2 にほんご カタカナ 한국어 ภาษาไทย", "Ａ Ｂ１２", "mixed’ÀÉ’ascii", "\u200b\u200bzero\u200bwidth",
+]
+
+
+def test_the_fast_word_path_gives_the_same_words_as_the_regex_one() -> None:
+    # the stage hashes normalized_word_bytes(doc) while the index is built from
+    # normalized_words(item): any difference would be a benchmark item it cannot see
+    texts = _bundled_texts() + HOSTILE
+    assert len(texts) > 700 and any(not t.isascii() for t in texts)
+    for t in texts:
+        assert normalized_word_bytes(t) == [w.encode("utf-8", "surrogatepass") for w in normalized_words(t)], t[:80]
+
+
+def test_the_bitmap_never_loses_a_key_and_clears_most_others() -> None:
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(0, 2**63, 50_000, dtype=np.uint64) * np.uint64(2) + np.uint64(1))
+    bits = bitmap(keys)
+    assert len(bits) * 8 >= 64 * len(keys)
+    assert may_hold(bits, keys).all()  # no false negative
+    others = rng.integers(0, 2**63, 100_000, dtype=np.uint64) * np.uint64(2)  # even: none is a key
+    assert may_hold(bits, others).mean() < 0.03  # ~1/64 expected
+    assert not may_hold(bitmap(np.empty(0, np.uint64)), others).any()
 
 
 def test_ngram_keys_are_consistent_across_lengths() -> None:
