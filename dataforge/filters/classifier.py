@@ -252,8 +252,8 @@ def split_examples(
         log.warning("%d documents are in both classes; they are left out of training and metrics", len(shared))
     train: dict[str, list[tuple[str, str]]] = {POSITIVE: [], NEGATIVE: []}
     valid: list[tuple[str, str]] = []
-    for label, rows in docs.items():
-        for path, i, text in rows:
+    for label, found in docs.items():
+        for _path, _i, text in found:
             if text in shared:
                 continue
             dest = valid if in_validation(opts.seed, text, opts.valid_fraction) else train[label]
@@ -263,9 +263,9 @@ def split_examples(
             raise ConfigError(f"no {label} training documents left after the held-out split: lower --valid-fraction")
     if opts.balance:
         n = min(len(v) for v in train.values())
-        for label, rows in train.items():  # keep a deterministic pseudo-random subset
-            rows.sort(key=lambda r: _hash(f"{opts.seed}:{r[1][:200]}"))
-            del rows[n:]
+        for label, kept in train.items():  # keep a deterministic pseudo-random subset
+            kept.sort(key=lambda r: _hash(f"{opts.seed}:{r[1][:200]}"))
+            del kept[n:]
     merged = train[POSITIVE] + train[NEGATIVE]
     merged.sort(key=lambda r: _hash(f"{opts.seed}:order:{r[1][:200]}"))  # shuffle for SGD
     return merged, valid
