@@ -387,6 +387,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=list(EXECUTORS))
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
     ap.add_argument("--report-only", action="store_true", help="write the report from --work's finished runs")
+    ap.add_argument("--big-only", action="store_true",
+                    help="only the big-file runs (--big-mb), written to results/scale-big.md")
     ap.add_argument("--overhead-tasks", type=int, default=2000, help="trivial tasks per executor (0 = skip)")
     args = ap.parse_args()
     mb = args.mb if args.mb is not None else (20 if args.quick else 100)
@@ -395,7 +397,9 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_scale-"))
     work.mkdir(parents=True, exist_ok=True)
     inp = work / "input"
-    files = build_input(inp, mb=mb)
+    if args.big_only:
+        args.only, args.overhead_tasks = [], 0
+    files = [] if args.big_only else build_input(inp, mb=mb)
     in_bytes = sum(f.stat().st_size for f in files)
     print(f"input: {len(files)} files, {in_bytes / 1e6:.1f} MB in {inp}", flush=True)
     saved = work / "rows.json"  # every finished run, so a rerun with the same --work goes on from there
@@ -430,6 +434,16 @@ def main() -> None:
     if args.overhead_tasks and "overhead" not in done and not args.report_only:
         done["overhead"] = ray_overhead(args.overhead_tasks)
         saved.write_text(json.dumps(done, default=str))
+    if args.big_only:
+        cmd = " ".join(["benchmarks/bench_scale.py", *sys.argv[1:]])
+        text = "\n".join([f"# Scale: one big file, split into tasks and whole (`{cmd}`)", "",
+                          "Same pipeline and measurement as results/scale.md (langid -> gopher_repetition -> "
+                          "gopher_quality -> c4 -> fineweb_quality -> minhash_dedup -> write -> mix -> tokenize), "
+                          "2 local workers, on a 2-core machine shared with other jobs (load at the start of "
+                          "each run in the table).", "", *big_section(big)]) + "\n"
+        (RESULTS / "scale-big.md").write_text(text)
+        print(text)
+        return
     if not rows:
         raise SystemExit(f"no finished runs in {work}")
     text = report(rows, big, overhead=done.get("overhead"), n_files=len(files), in_bytes=in_bytes, amdahl_rows=amdahl(rows["local-1"])
@@ -539,22 +553,7 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: di
             lines.append(f"\nMeasured at 2 workers: {rows['local-2']['wall']:.1f} s "
                          f"({rows['local-1']['wall'] / rows['local-2']['wall']:.2f}x).")
         lines.append("")
-    if "split" in big and "whole" in big:
-        mb = big["file_mb"]["mb"]
-        lines += [f"## One {mb:,.0f} MB JSONL file through the whole chain, local-2", "",
-                  "| run | phase-0 tasks | wall s | CPU s | cores busy | CPU s of each worker process | load at start |",
-                  "|---|---:|---:|---:|---:|---|---|"]
-        for label in ("split", "whole"):
-            r = big[label]
-            lines.append(f"| {label} | {_phase0_tasks(r)} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-                         f"{r['cpu'] / r['wall']:.2f} | {' / '.join(map(str, sorted(r['roles']['worker']['each_cpu'] + r['roles']['system']['each_cpu'], reverse=True)))} | "
-                         f"{r['load']} |")
-        est = {label: cpu_time_on(big[label], 2) for label in ("split", "whole")}
-        lines += ["", f"Split / whole speedup (wall): **{big['whole']['wall'] / big['split']['wall']:.2f}**; shards "
-                  f"identical: **{'yes' if big['split']['sums'] == big['whole']['sums'] else 'NO'}**. On CPU seconds "
-                  f"(serial CPU + each call's task CPU packed onto 2 free cores): split {est['split']:.1f} s, whole "
-                  f"{est['whole']:.1f} s: **{est['whole'] / est['split']:.2f}x**. Unsplit, the file is one task, "
-                  "which the local executor runs in the driver while the second worker idles.", ""]
+    lines += big_section(big)
     if overhead:
         lines += ["## Ray's cost per task, before and after (warm executors, same Ray instance)", "",
                   f"Before = `dataforge/runner/ray_executor.py` at {BEFORE} (one remote call per task); after = "
@@ -564,6 +563,28 @@ def report(rows: dict[str, dict[str, Any]], big: dict[str, Any], *, overhead: di
             lines.append(f"| {name} | {kinds['trivial'] * 1e3:.3f} | {kinds['5 ms'] * 1e3:.2f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def big_section(big: dict[str, Any]) -> list[str]:
+    """The big-file table: the same file split into tasks and as one task."""
+    if "split" not in big or "whole" not in big:
+        return []
+    mb = big["file_mb"]["mb"]
+    lines = [f"## One {mb:,.0f} MB JSONL file through the whole chain, local-2", "",
+              "| run | phase-0 tasks | wall s | CPU s | cores busy | CPU s of each worker process | load at start |",
+              "|---|---:|---:|---:|---:|---|---|"]
+    for label in ("split", "whole"):
+        r = big[label]
+        lines.append(f"| {label} | {_phase0_tasks(r)} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+                     f"{r['cpu'] / r['wall']:.2f} | {' / '.join(map(str, sorted(r['roles']['worker']['each_cpu'] + r['roles']['system']['each_cpu'], reverse=True)))} | "
+                     f"{r['load']} |")
+    est = {label: cpu_time_on(big[label], 2) for label in ("split", "whole")}
+    lines += ["", f"Split / whole speedup (wall): **{big['whole']['wall'] / big['split']['wall']:.2f}**; shards "
+              f"identical: **{'yes' if big['split']['sums'] == big['whole']['sums'] else 'NO'}**. On CPU seconds "
+              f"(serial CPU + each call's task CPU packed onto 2 free cores): split {est['split']:.1f} s, whole "
+              f"{est['whole']:.1f} s: **{est['whole'] / est['split']:.2f}x**. Unsplit, the file is one task, "
+              "which the local executor runs in the driver while the second worker idles.", ""]
+    return lines
 
 
 if __name__ == "__main__":
