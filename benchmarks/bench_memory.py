@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--small-buffers", action="store_true",
                     help="dedup buffer_docs 2000 and shuffle_buffer_rows 2048, so every run is past its bounds")
+    ap.add_argument("--span-dedup", action="store_true",
+                    help="paragraph_dedup and sentence_dedup before minhash_dedup (results/memory-span-dedup*.md)")
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     base = args.base_mb if args.base_mb is not None else (1 if args.quick else 4)
@@ -56,6 +58,10 @@ def main() -> None:
         pipeline = write_pipeline(work / f"x{k}.yaml", inp=inp, out=work / f"out-x{k}",
                                   executor="{kind: local, workers: 2, task_bytes: 1125899906842624}",
                                   sources=["gen"])
+        if args.span_dedup:  # the span barriers' own buffers: units per sorted run, records per merge
+            span = "{buffer_units: 20000, merge_buffer: 4096}" if args.small_buffers else "{}"
+            pipeline.write_text(pipeline.read_text().replace(
+                "- minhash_dedup: {}", f"- paragraph_dedup: {span}\n  - sentence_dedup: {span}\n  - minhash_dedup: {{}}"))
         if args.small_buffers:
             text = pipeline.read_text().replace("- minhash_dedup: {}", "- minhash_dedup: {buffer_docs: 2000}")
             pipeline.write_text(text.replace("validation_fraction: 0.02}", "validation_fraction: 0.02, "
@@ -64,24 +70,26 @@ def main() -> None:
         row.update(scale=k, mb=mb, kinds=per_kind(row["profile"]))
         rows.append(row)
         shutil.rmtree(work / f"out-x{k}", ignore_errors=True)
-    text = report(rows, files=args.files, small=args.small_buffers, command=" ".join(["benchmarks/bench_memory.py", *sys.argv[1:]]))
-    name = "memory" + ("-small-buffers" if args.small_buffers else "") + ("-quick" if args.quick else "")
+    text = report(rows, files=args.files, small=args.small_buffers, span=args.span_dedup, command=" ".join(["benchmarks/bench_memory.py", *sys.argv[1:]]))
+    name = "memory" + ("-span-dedup" if args.span_dedup else "") + ("-small-buffers" if args.small_buffers else "") + ("-quick" if args.quick else "")
     (RESULTS / f"{name}.md").write_text(text)
     print(text)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(rows: list[dict[str, Any]], *, files: int, small: bool, command: str) -> str:
+def report(rows: list[dict[str, Any]], *, files: int, small: bool, command: str, span: bool = False) -> str:
     mb = lambda b: f"{b / 1e6:,.0f}"  # noqa: E731
     lines = [
         "# Memory and driver work at 1x, 4x, 16x the input", "",
         f"Produced by `{command}` (load at the end {load_average()}). Generated JSONL in {files} files at every "
-        "scale (so each phase task reads 16x more at 16x), 2 local workers, the bench_scale pipeline. Peak RSS "
+        "scale (so each phase task reads 16x more at 16x), 2 local workers, the bench_scale pipeline"
+        + (" with paragraph_dedup and sentence_dedup before minhash_dedup" if span else "") + ". Peak RSS "
         "per task: reset before the task, read after it, in its worker (VmHWM); the driver's from /proc samples "
         "every 0.25 s. " + ("Buffers set small (minhash_dedup buffer_docs 2000: a task spills sorted signature runs "
                             "past 2,000 documents; tokenize shuffle_buffer_rows 2048: a gather holds at most 2,048 "
-                            "rows), so every scale is past its bounds and a flat column means bounded memory."
+                            "rows" + ("; paragraph/sentence dedup buffer_units 20,000, merge_buffer 4,096" if span else "")
+                            + "), so every scale is past its bounds and a flat column means bounded memory."
                             if small else "Default buffers (dedup buffer_docs 200,000 documents per task; shuffle "
                             "buckets of 65,536 rows): at these sizes no buffer is full yet, so a task's peak still "
                             "grows toward its bound; `--small-buffers` shows the plateau."), "",
