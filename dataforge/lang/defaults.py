@@ -45,6 +45,13 @@ _PIPELINE: dict[str, dict[str, tuple[Any, str]]] = {
 # lines may end in that language's sentence marks (。！？, Devanagari danda, ...), not only . ? ! " '
 _C4_OTHER = {"end_punctuation": ("unicode", "ours: C4's line rule with every script's sentence-ending marks "
                                             "(C4 is English-only; FineWeb-2 does not apply it)")}
+# Thai writes no sentence-final mark (a space ends a sentence; the UDHR's Thai text has none
+# in 50 article paragraphs, benchmarks/results/multilingual.md), so C4's line-end rule would
+# remove every line of Thai prose: off, as FineWeb-2's tha_Thai config (line_punct_thr 0.0)
+# turns off its own line-end rule. Lao, Khmer and Burmese do end sentences with a mark.
+NO_SENTENCE_MARK = frozenset({"th"})
+_C4_NO_MARK = {"filter_no_terminal_punct": (False, "ours: the language ends sentences with a space, not a mark, "
+                                                   "so no line would pass C4's line-end rule")}
 _NO_STOP_WORDS = {"min_stop_words": (None, "ours: no stop-word list for this language, so the rule is off "
                                            "(derive one: python -m dataforge.lang.derive)")}
 
@@ -59,6 +66,8 @@ def language_defaults(stage: str, language: str | None) -> dict[str, tuple[Any, 
     out: dict[str, tuple[Any, str]] = {}
     if stage == "c4":
         out.update(_C4_OTHER)
+        if language in NO_SENTENCE_MARK:
+            out.update(_C4_NO_MARK)
     entry = CONFIGS.get(language)
     if entry is None:
         if stage == "gopher_quality":
