@@ -14,7 +14,7 @@ __all__ = ["run", "load", "open_output", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in ("run", "load", "open_output", "Output"):
-        from . import api
+        from . import api  # deferred: `import dataforge` (and so `dataforge --help`) stays light
 
         return getattr(api, name)
     raise AttributeError(f"module 'dataforge' has no attribute {name!r}")

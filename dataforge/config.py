@@ -31,6 +31,9 @@ from .lang.defaults import LANGUAGE_LOSS_WARNING
 from .outputs import OutputNotOwned, check_claimable
 from .pathcheck import output_problems
 from .stage import Params, safe_name
+from .tokenize.encode import load_tokenizer, vocab_size
+from .train.config import TrainConfig
+from .train.settings import check_train_config
 from .yamlfile import Lines, load_yaml
 
 TOP_LEVEL = ("name", "description", "seed", "output", "staging", "append", "executor", "storage_options",
@@ -447,12 +450,6 @@ def _train(c: _Collector, raw: Any, *, stages: list[StageSpec], check_files: boo
     the tokenizer's, evaluation files), so a run never fails after writing every shard."""
     if raw is None:
         return None
-    try:
-        from .train.config import TrainConfig
-        from .train.settings import check_train_config
-    except ImportError as exc:
-        c.add(("train",), f"the trainer is not available in this install ({exc})")
-        return None
     cfg = c.model(TrainConfig, raw, ("train",))
     if cfg is None or not check_files:
         return cfg
@@ -472,8 +469,6 @@ def _tokenizer_vocab(stages: list[StageSpec]) -> int | None:
     if getattr(params, "train", None) is not None:
         return int(params.train.vocab_size)
     try:
-        from .tokenize.encode import load_tokenizer, vocab_size
-
         return vocab_size(load_tokenizer(str(params.tokenizer)))
     except Exception:  # a bad tokenizer is the tokenize stage's own problem, reported at its key
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 
@@ -72,8 +73,6 @@ class Interrupted(BaseException):
     A BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it."""
 
     def __init__(self, signum: int) -> None:
-        import signal
-
         self.signum = signum
         self.exit_code = 128 + signum
         super().__init__(f"stopped by {signal.Signals(signum).name}; nothing unfinished was marked done "

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import xxhash
+
 #: the suffix of every temp file dataforge makes beside a final path (and the only files
 #: ``remove_partial_writes`` deletes): distinctive, so a user's own ``*.tmp`` is never touched
 TMP_SUFFIX = ".dftmp"
@@ -77,7 +79,7 @@ def apply_storage_options(options: dict[str, dict[str, Any]] | None) -> None:
     S3-compatible store). Set in the driver and again in every worker before a task."""
     if not options:
         return
-    import fsspec.config
+    import fsspec.config  # deferred: fsspec takes ~0.1 s to import and only URLs need it
 
     for proto, opts in options.items():
         fsspec.config.conf.setdefault(proto, {}).update(opts)
@@ -87,7 +89,7 @@ def expand_glob(pattern: str) -> list[str]:
     """Sorted files matching ``pattern`` (``**`` allowed); URLs go through fsspec and come
     back as URLs. Sorting makes runs deterministic."""
     if is_url(pattern):
-        import fsspec
+        import fsspec  # deferred: only URLs need fsspec (~0.1 s to import)
 
         fs, path = fsspec.core.url_to_fs(pattern)
         proto = pattern.split("://", 1)[0]
@@ -99,7 +101,7 @@ def expand_glob(pattern: str) -> list[str]:
 def file_version(path: str) -> tuple[int, str]:
     """(size, a token that changes when the file does): mtime locally, etag/mtime remotely."""
     if is_url(path):
-        import fsspec
+        import fsspec  # deferred: only URLs need fsspec (~0.1 s to import)
 
         fs, p = fsspec.core.url_to_fs(path)
         info = fs.info(p)
@@ -111,7 +113,7 @@ def file_version(path: str) -> tuple[int, str]:
 
 def fetch_to(url: str, dest: Path) -> Path:
     """Copy a remote input to a local file (streamed), for readers that need a local path."""
-    import fsspec
+    import fsspec  # deferred: only URLs need fsspec (~0.1 s to import)
 
     with fsspec.open(url, "rb") as src, open(dest, "wb") as dst:
         while block := src.read(1 << 20):
@@ -129,11 +131,9 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 def checksum(path: str) -> str:
     """xxh3-128 of a file's bytes (local path or fsspec URL), streamed."""
-    import xxhash
-
     h = xxhash.xxh3_128()
     if is_url(path):
-        import fsspec
+        import fsspec  # deferred: only URLs need fsspec (~0.1 s to import)
 
         opener: Any = fsspec.open(path, "rb")
     else:

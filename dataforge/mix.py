@@ -17,6 +17,7 @@ still be sampled at a small rate; a piece cut from its document ends in EOS.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -65,8 +66,6 @@ class Mix(Step[MixParams]):
         if params.weights is not None:
             for name, w in params.weights.items():
                 if name not in names:
-                    import difflib
-
                     close = difflib.get_close_matches(name, names, n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else f" (inputs are: {', '.join(names)})"
                     out.append((f"stages.mix.weights.{name}", f"weight for '{name}', which is not an input{hint}"))

@@ -13,11 +13,15 @@ import inspect
 import io
 import textwrap
 import tokenize
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+
+from . import registry
+from .lang.defaults import defaults_table
 
 
 @dataclass
@@ -100,8 +104,6 @@ def _show(value: Any) -> str:
 
 def _type_name(ann: Any) -> str:
     """A type as a user reads it: ``int | None``, ``list[str]``, ``tuple[tuple[int, float], ...]``."""
-    import types
-
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if origin is typing.Annotated:
         return _type_name(args[0])
@@ -119,9 +121,6 @@ def _type_name(ann: Any) -> str:
 
 def stage_doc(kind: str, name: str) -> StageDoc:
     """The reference of one stage or reader (``kind``: "stages" or "readers")."""
-    from . import registry
-    from .lang.defaults import defaults_table
-
     cls = registry.resolve(registry.table(kind), name)
     doc = inspect.getdoc(cls) or ""
     is_barrier = bool(getattr(cls, "barrier", False))
@@ -174,8 +173,6 @@ def render_markdown(docs: list[StageDoc]) -> str:
 
 def all_docs() -> list[StageDoc]:
     """Every built-in and plugin stage and reader that imports."""
-    from . import registry
-
     docs = []
     for kind in ("readers", "stages"):
         for name in registry.table(kind):

@@ -122,6 +122,9 @@ def stage_order(label: str) -> tuple[int, str]:
 
 #: what a stage is, in the ``stages`` table of stats.json (the report reads it, never guesses)
 KINDS = ("reader", "stage", "filter", "barrier", "mix", "tokenizer", "tokenize", "pack", "train")
+#: the label the pack step's counters are filed under (the report assumes it for format-1 stats,
+#: which have no stages table)
+PACK_LABEL = "pack"
 STATS_FORMAT = 2
 
 

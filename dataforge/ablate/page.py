@@ -14,8 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataforgeError
 from ..io import atomic_write_text
-from .results import metric_order
+from .results import metric_order, read_results
 from .stats import lower_is_better
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -148,9 +149,6 @@ so levels differ with the data; the reference sets above compare variants on the
 def ablation_section(pipeline_output: str | Path, *, folder: str = "ablate") -> str:
     """An HTML fragment for ``dataforge report`` of a pipeline output: the ablation's table and a link to
     its page, or "" when the output holds no ablation (or its results cannot be read)."""
-    from ..errors import DataforgeError
-    from .results import read_results
-
     root = Path(pipeline_output) / folder
     if not (root / "results.json").exists():
         return ""

@@ -28,9 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import api
 from ..errors import ConfigError, DataforgeError, Problem
 from ..io import atomic_write_text
 from ..outputs import OutputDir, check_claimable, record
+from ..train import TrainConfig, check_train_config, run_training
+from .page import write_page
+from .results import assemble, write_results
 from .settings import MAX_AUTO_STEPS, AblateSettings, train_config
 from .variants import Variant
 
@@ -57,8 +61,6 @@ def default_output(pipeline_output: Path) -> Path:
 
 def make_plan(pipeline: str, raw: dict[str, Any], settings: AblateSettings, variants: list[Variant]) -> Plan:
     """Every variant validated as a pipeline (into its own output) and the baseline resolved."""
-    from .. import api
-
     names = [v.name for v in variants]
     baseline = settings.baseline or ("full" if "full" in names else names[0])
     if baseline not in names:
@@ -76,7 +78,6 @@ def make_plan(pipeline: str, raw: dict[str, Any], settings: AblateSettings, vari
                          for p in exc.problems]
     if problems:
         raise ConfigError(problems)
-    from ..train import check_train_config
 
     issues = check_train_config(train_config(settings, steps=1, seed=settings.base_seed, path=pipeline))
     if issues:
@@ -100,8 +101,6 @@ def _claim_parent(plan: Plan) -> None:
 
 def build_variants(plan: Plan, *, workers: int | None, on_progress: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     """Each variant's shards, built (or found finished) by the normal runner."""
-    from .. import api
-
     built: dict[str, dict[str, Any]] = {}
     for v in plan.variants:
         t0 = time.perf_counter()
@@ -142,8 +141,6 @@ def _run_key(config: dict[str, Any], fingerprint: str) -> str:
 
 def _train_one(config_json: str, shards: str, output: str, key: str) -> dict[str, Any]:
     """One training run (in a worker process); its marker last, so a killed run is redone."""
-    from ..train import TrainConfig, run_training
-
     config = TrainConfig.model_validate_json(config_json)
     t0 = time.perf_counter()
     summary = run_training(config, shards=Path(shards), output=Path(output), resume="auto")
@@ -219,9 +216,6 @@ def train_all(plan: Plan, built: dict[str, dict[str, Any]], *, steps: int,
 def ablate(plan: Plan, *, workers: int | None = None,
            on_progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole ablation under the output's lock; returns (and writes) the results."""
-    from .page import write_page
-    from .results import assemble, write_results
-
     say = on_progress or (lambda msg: log.info("%s", msg))
     t0 = time.perf_counter()
     _claim_parent(plan)

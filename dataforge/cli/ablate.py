@@ -54,9 +54,9 @@ def ablate(pipeline: str, variants: tuple[str, ...], workers: int | None, **opti
           --eval-text data/eval/wikitext2_valid_head.txt --eval-mc data/benchmarks/arc_challenge.jsonl
       dataforge ablate my_pipeline.yaml -o out/my_ablation   # settings from its ablate: section
     """
-    from ..ablate.run import ablate as run_ablation, make_plan
-    from ..ablate.settings import merge_settings, read_pipeline
-    from ..ablate.variants import build_variants, parse_cli_variant
+    from ..ablate.run import ablate as run_ablation, make_plan  # deferred: the runner and the API, ~0.5 s
+    from ..ablate.settings import merge_settings, read_pipeline  # deferred: as above (the config)
+    from ..ablate.variants import build_variants, parse_cli_variant  # deferred: as above
 
     raw, section, lines = read_pipeline(pipeline)
     overrides = dict(options)

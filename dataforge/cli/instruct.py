@@ -17,8 +17,14 @@ from typing import Any
 
 import click
 
+from ..selfinstruct.chat import convert_file
 from ..selfinstruct.client import ClientConfig
+from ..selfinstruct.dedup import dedup_file
+from ..selfinstruct.evol import EvolSettings, run_evol
+from ..selfinstruct.formats import format_file
 from ..selfinstruct.generate import run_generation
+from ..selfinstruct.judge import JudgeSettings, run_judge
+from ..selfinstruct.mix import run_mix
 from ..selfinstruct.state import DEFAULT_SEED, METHODS, GenerateSettings
 from ..selfinstruct.response import MAX_RESPONSE_BYTES
 from ..selfinstruct.rouge import ROUGE_THRESHOLD
@@ -206,8 +212,6 @@ def dedup_instructions(src: Path, dst: Path | None, output: Path | None, thresho
         --against data/instructions/seed_tasks.jsonl --report dropped.jsonl \\
         --decontaminate arc_challenge=data/benchmarks/arc_challenge.jsonl
     """
-    from ..selfinstruct.dedup import dedup_file
-
     target = _one_output(dst, output)
     refs = {}
     for item in references:
@@ -307,8 +311,6 @@ def evol_instruct(**kw: Any) -> None:
       dataforge evol-instruct data/instructions/seed_tasks.jsonl -o out/evol.jsonl \\
         --rounds 4 --model gpt-4o-mini --max-cost 5
     """
-    from ..selfinstruct.evol import EvolSettings, run_evol
-
     api_key = api_key_from_env()
     config = client_config(kw)
     settings = EvolSettings(rounds=kw["rounds"], methods=tuple(m.strip() for m in kw["methods"].split(",") if m.strip()),
@@ -349,8 +351,6 @@ def judge(**kw: Any) -> None:
       dataforge judge out/instructions.jsonl -o out/judged.jsonl --model gpt-4o-mini \\
         --min-score 4.5 --drop-unsafe --max-cost 2
     """
-    from ..selfinstruct.judge import JudgeSettings, run_judge
-
     api_key = api_key_from_env()
     config = client_config(kw)
     settings = JudgeSettings(min_score=kw["min_score"], safety=kw["safety"], drop_unsafe=kw["drop_unsafe"],
@@ -386,8 +386,6 @@ def convert_instructions(src: Path, output: Path, fmt: str) -> None:
     Example:
       dataforge convert-instructions lima_train.jsonl -o lima_messages.jsonl --to messages
     """
-    from ..selfinstruct.chat import convert_file
-
     counts = convert_file(src, output, fmt=fmt)
     echo(f"read {counts['read']}, wrote {counts['written']}, skipped {counts['skipped']} -> {output}")
 
@@ -418,8 +416,6 @@ def format_instructions(src: Path, output: Path, task: str, fields: tuple[str, .
       dataforge format-instructions data/instructions/formats/qa.jsonl -o out/qa_inst.jsonl \\
         --task qa --field answer=answers.text[0]
     """
-    from ..selfinstruct.formats import format_file
-
     field_map = {}
     for item in fields:
         name, sep, column = item.partition("=")
@@ -457,8 +453,6 @@ def sft_mix(mix: Path, output: Path | None) -> None:
         judged: {path: out/judged.jsonl, weight: 2.0}
       sft: {tokenizer: data/tokenizer.json, output: out/sft_mix, seq_len: 512}
     """
-    from ..selfinstruct.mix import run_mix
-
     report = run_mix(mix, output=output)
     echo(f"{'collection':<20} {'available':>9} {'capped':>7} {'weight':>6} {'target':>7} {'realised':>8} "
          f"{'epochs':>6} {'share':>6}")

@@ -1,4 +1,7 @@
-"""`dataforge report`, `dataforge inspect`, `dataforge stats`: look at what a run made (`why`: cli/why.py)."""
+"""`dataforge report`, `dataforge inspect`, `dataforge stats`: look at what a run made (`why`: cli/why.py).
+
+Each command imports the report modules it uses inside it: they load pyarrow and tokenizers
+(~0.5 s together), which ``--help`` and the other two commands do not need."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def report(output_dir: str, out_file: str | None, samples: int, rejected: int, r
       dataforge report out/pretrain_mix
       dataforge report out/pretrain_mix -o /tmp/mix.html --samples 5
     """
-    from ..report.page import write_report
+    from ..report.page import write_report  # deferred: ~0.5 s (pyarrow, tokenizers)
 
     target, size = write_report(output_dir, out_file, kept_per_source=samples, rejected_per_reason=rejected,
                                 decoded_rows=rows, seed=seed)
@@ -73,12 +76,13 @@ def inspect(path: str, n: int, seed: int, split: str | None, max_chars: int, as_
       dataforge inspect out/pretrain_mix/shards/train-00000.arrow --json
       dataforge inspect out/pretrain_mix --id c4/data/c4/tiny_c4_sample.jsonl:86
     """
-    from ..report.shards import decode_rows, load_tokenizer, locate, sample_rows, summary, to_json
+    from ..report.shards import (decode_rows, load_tokenizer, locate,  # deferred: ~0.5 s (pyarrow, tokenizers)
+                                 sample_rows, summary, to_json)
 
     if doc_id is not None:
-        from ..report.files import safe_json
-        from ..report.why import trace
-        from .why import print_trace
+        from ..report.files import safe_json  # deferred: ~0.5 s (pyarrow, tokenizers)
+        from ..report.why import trace  # deferred: as above
+        from .why import print_trace  # deferred: as above
 
         found = trace(path, doc_id)
         if as_json:
@@ -145,9 +149,9 @@ def stats(output_dir: str, as_json: bool) -> None:
       dataforge stats out/pretrain_mix
       dataforge stats out/pretrain_mix --json
     """
-    from ..report.data import load_run
-    from ..report.files import safe_json
-    from ..report.summary import stats_json
+    from ..report.data import load_run  # deferred: ~0.5 s (pyarrow, tokenizers)
+    from ..report.files import safe_json  # deferred: as above
+    from ..report.summary import stats_json  # deferred: as above
 
     run = load_run(output_dir, require_stats=True)
     for msg in run.problems.values():
@@ -159,11 +163,11 @@ def stats(output_dir: str, as_json: bool) -> None:
 
 
 def _print_stats(run: "RunData") -> None:
-    from ..report.contamination import contamination
-    from ..report.data import funnel
-    from ..report.html import compact
-    from ..report.langs import language_losses, loss_text
-    from ..report.summary import funnel_columns, language_table, stage_rows
+    from ..report.contamination import contamination  # deferred: ~0.5 s (pyarrow, tokenizers)
+    from ..report.data import funnel  # deferred: as above
+    from ..report.html import compact  # deferred: as above
+    from ..report.langs import language_losses, loss_text  # deferred: as above
+    from ..report.summary import funnel_columns, language_table, stage_rows  # deferred: as above
 
     con = _out()
     for x in language_losses(run):

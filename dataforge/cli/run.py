@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,10 @@ from rich.table import Table
 from .. import registry
 from ..config import PipelineConfig, load_pipeline
 from ..errors import ConfigError, DataforgeError, Interrupted
+from ..reference import all_docs, option_docs, render_markdown, render_text, stage_doc
+from ..runner.engine import run_pipeline
 from ..runner.events import Event, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone
+from ..runner.plan import make_plan
 from ..stats import Stats
 from .common import EXIT_NOTHING, err_console as _err, fail, handle_errors, out_console as _out
 from .terminal import cell, printable
@@ -65,9 +69,6 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
     0 done, 1 failed, 2 bad pipeline file, 3 output directory locked by another run,
     4 nothing new to do (the output is up to date).
     """
-    from ..runner.engine import run_pipeline
-    from ..runner.plan import make_plan
-
     cfg = _load(pipeline, output)
     if dry_run:
         _print_plan(make_plan(cfg))
@@ -110,7 +111,7 @@ def run(pipeline: str, dry_run: bool, workers: int | None, output: str | None, w
 def _write_report(output: Path, con: Console) -> bool:
     """The report after a run. The run's data is done and good: a report that cannot be
     written is a warning, never a failed run."""
-    from ..report.page import write_report
+    from ..report.page import write_report  # deferred: ~0.1 s of report modules that validate and stages skip
 
     try:
         write_report(output)
@@ -137,8 +138,6 @@ def stages(name: str | None, markdown: bool) -> None:
       dataforge stages gopher_quality
       dataforge stages --markdown > docs/stages.md
     """
-    from ..reference import all_docs, option_docs, render_markdown, render_text, stage_doc
-
     if markdown:
         click.echo(render_markdown(all_docs()), nl=False)
         return
@@ -169,8 +168,6 @@ def stages(name: str | None, markdown: bool) -> None:
 
 
 def _suggest(word: str, choices: list[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else f"; choose from: {', '.join(choices)}"
 

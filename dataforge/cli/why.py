@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
+from ..report.files import safe_json
 from ..report.why import Trace, finding_text, ids_by_url, trace
 from .common import handle_errors, out_console as _out
 from .terminal import cell, printable
@@ -36,8 +37,6 @@ def why(output_dir: str, doc_id: str | None, url: str | None, as_json: bool) -> 
       dataforge why out/pretrain_mix '<urn:uuid:2cb3abbd-7305-4de9-8d53-6b9b8e8641a0>' --json
       dataforge why out/pretrain_mix --url https://example.com/page.html
     """
-    from ..report.files import safe_json
-
     if (doc_id is None) == (url is None):
         raise ConfigError("give a document id or --url (one of them)")
     if doc_id is not None and not doc_id.strip() or url is not None and not url.strip():

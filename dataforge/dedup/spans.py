@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_write, atomic_write_text
+from .docs import read_rows
 from .runs import RECORD, RunWriter, SignatureFileError, merge_runs, sort_records, verify_run, write_run
 
 META = "meta.json"
@@ -239,8 +240,7 @@ def write_drops(store: SpanStore, local: np.ndarray, path: Path) -> int:
     """The store's dropped units as sorted (doc, unit, idhash) records; returns the count."""
     out = np.empty(len(local), dtype=DROP)
     if len(local):
-        from .docs import read_rows  # positioned reads: memory follows the drops, not the store
-
+        # positioned reads: memory follows the drops, not the store
         units = read_rows(store.folder / "units.bin", UNIT, local.astype(np.int64))
         out["doc"], out["unit"] = units["doc"], units["unit"]
         out["idhash"] = read_rows(store.folder / "idhash.bin", np.dtype("<u8"), units["doc"].astype(np.int64))

@@ -22,6 +22,8 @@ import pyarrow as pa
 from ..errors import DataforgeError
 from ..io import sha256_file
 from ..tokenize.shards import MANIFEST, ShardError, ShardView, manifest_shards, open_shard
+from ..train.config import TrainError
+from ..train.verify import verify_shards
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +74,6 @@ class Source:
 
 def open_source(root: str | Path, *, splits: tuple[str, ...] | None = None, full_hash: bool = True) -> Source:
     """Verify the output in ``root`` and list its shards; ``splits`` None means every split it has."""
-    from ..train.config import TrainError
-    from ..train.verify import verify_shards
-
     root = Path(root)
     if not (root / MANIFEST).is_file():
         raise ExportError(f"{root / MANIFEST}: not found; give the output folder of a dataforge run or "

@@ -21,7 +21,7 @@ def fasttext_module() -> Any:
     the same name, with a batch ``predict`` that returns another shape. Whichever package
     pip installed last owns the files, so an environment can end up with it (seen after a
     later install reinstalled fasttext-predict): say so plainly instead of failing inside it."""
-    import fasttext
+    import fasttext  # deferred: ~0.15 s to import; only the stages with a fastText model need it
 
     if not hasattr(fasttext, "train_supervised"):
         raise DataforgeError(

@@ -67,7 +67,7 @@ class FixTextParams(FilterParams):
 
 def ftfy_config(p: FixTextParams) -> Any:
     """ftfy's ``TextFixerConfig`` for these options (ftfy imported on first use)."""
-    from ftfy import TextFixerConfig
+    from ftfy import TextFixerConfig  # deferred: ftfy takes ~0.1 s; normalize_text (this module) never needs it
 
     opts = p.model_dump(exclude={"sample_rejected"})
     return TextFixerConfig(explain=False, **opts)
@@ -80,7 +80,7 @@ class FixText(Stage[FixTextParams]):
     rewrites_text: ClassVar[bool] = True
 
     def process(self, docs: Iterable[Document]) -> Iterator[Document]:
-        import ftfy
+        import ftfy  # deferred: as in ftfy_config
 
         config = ftfy_config(self.params)
         for doc in docs:

@@ -96,17 +96,17 @@ class TorchScorer:
 
     def __init__(self, run_dir: str, *, device: str = "cpu") -> None:
         try:
-            import torch  # noqa: F401
+            import torch  # noqa: F401  # deferred: torch is the [train] extra, refused here when missing
         except ImportError:
             raise DataforgeError("the perplexity stage needs torch: pip install 'dataforge[train]' "
                                  "(then torch==2.13.0 for a CPU build, see pyproject.toml)") from None
-        from ..train.sample import load_run
+        from ..train.sample import load_run  # deferred: imports torch
 
         self.model, self.tokenizer, self.eos = load_run(Path(run_dir), device=device)
         self.context = int(self.model.cfg.context)
 
     def perplexities(self, texts: list[str], *, max_tokens: int, batch_size: int) -> list[float]:
-        import torch
+        import torch  # deferred: the [train] extra (present: __init__ checked)
 
         wins: list[tuple[int, list[int]]] = []
         for d, enc in enumerate(self.tokenizer.encode_batch(texts)):

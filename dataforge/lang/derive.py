@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from ..filters import repetition as rep
 from ..filters.gopher import GopherQualityParams, GopherRepetitionParams, word_stats
 from ..filters.fineweb import FineWebQualityParams
 from ..filters.text import TERMINAL_PUNCTUATION, words
+from .codes import check_code
 
 #: a reference word is a stop word when it is at least this share of all words. Our
 #: calibration: on FineWeb-2's Danish documents this gives about 20 words, most of them in
@@ -136,10 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--english", type=Path, required=True, help="English reference text of the same kind")
     ap.add_argument("--config", action="store_true", help="print a FineWeb-2-style config instead")
     args = ap.parse_args(argv)
-    import yaml
-
-    from .codes import check_code
-
     try:
         lang = check_code(args.language)
         cfg = derive(read_texts(args.reference), read_texts(args.english), language=lang)

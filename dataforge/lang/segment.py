@@ -157,7 +157,7 @@ def chunks(text: str, max_bytes: int = _MAX_CHUNK_BYTES) -> Iterator[str]:
 
 
 def _chinese(language: str) -> Segmenter:
-    import rjieba
+    import rjieba  # deferred: the [multilingual] extra
 
     def words(text: str) -> list[str]:
         return _clean(rjieba.cut(text))  # jieba.cut(text, HMM=True), as spaCy's jieba segmenter
@@ -166,7 +166,7 @@ def _chinese(language: str) -> Segmenter:
 
 
 def _japanese(language: str) -> Segmenter:
-    from sudachipy import Dictionary, SplitMode
+    from sudachipy import Dictionary, SplitMode  # deferred: the [multilingual] extra
 
     # spaCy's Japanese tokenizer: the core dictionary, split mode A (shortest units)
     tok = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
@@ -179,7 +179,7 @@ def _japanese(language: str) -> Segmenter:
 
 
 def _korean(language: str) -> Segmenter:
-    from kiwipiepy import Kiwi
+    from kiwipiepy import Kiwi  # deferred: the [multilingual] extra
 
     kiwi: Any = Kiwi()
 
@@ -193,7 +193,7 @@ def _korean(language: str) -> Segmenter:
 
 
 def _thai(language: str) -> Segmenter:
-    from pythainlp.tokenize import word_tokenize
+    from pythainlp.tokenize import word_tokenize  # deferred: the [multilingual] extra
 
     def words(text: str) -> list[str]:
         # datatrove's ThaiTokenizer: newmm-safe (newmm that never stalls on long ambiguous runs)

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from ..document import Document
 from ..selfinstruct.chat import Conversation, to_conversation
+from ..selfinstruct.chat_template import DEFAULT_CHAT_TEMPLATE, ChatRenderer, ChatTemplate
+from ..selfinstruct.sft import load_sft_template, render_prompt
 from .base import Reader, ReaderParams, Span
 from .lines import TruncatedInput, iter_lines
 
@@ -90,8 +92,6 @@ class InstructionsReader(Reader[InstructionsParams]):
                 parts = [m.content for m in conv.messages]
             return "\n\n".join(part for part in parts if part)
         if p.template == "alpaca" and (single or isinstance(rec.get("instruction"), str)):
-            from ..selfinstruct.sft import load_sft_template, render_prompt
-
             if self._prompts is None:
                 self._prompts = load_sft_template(None)[0]
             fields = rec if isinstance(rec.get("instruction"), str) else {
@@ -101,8 +101,6 @@ class InstructionsReader(Reader[InstructionsParams]):
 
     def _chat(self) -> Any:
         if self._renderer is None:
-            from ..selfinstruct.chat_template import DEFAULT_CHAT_TEMPLATE, ChatRenderer, ChatTemplate
-
             path = self.params.chat_template
             template = (ChatTemplate(Path(path).read_text(encoding="utf-8"), path) if path
                         else ChatTemplate(DEFAULT_CHAT_TEMPLATE, "default (zephyr-7b-beta)"))

@@ -16,6 +16,7 @@ This module imports only the standard library at the top, so the child starts fa
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
@@ -47,18 +48,18 @@ def run_extractor(
     :func:`.extract_fast.extract_fast`).
     """
     if extractor == "fast":
-        from .extract_fast import extract_fast
+        from .extract_fast import extract_fast  # deferred: a sandbox child loads only the extractor it runs
 
         return extract_fast(html, main_content=main_content, **(fast or {}))
     if extractor == "trafilatura":
-        import trafilatura  # ~0.3 s to import; only inputs that ask for it pay
+        import trafilatura  # deferred: ~0.3 s to import; only inputs that ask for it pay
 
         # deduplicate=False: trafilatura's dedup cache is process-global, so output
         # would depend on which pages a worker saw before (not deterministic).
         return trafilatura.extract(
             html, favor_precision=favour_precision, include_comments=False, deduplicate=False
         )
-    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.extract.html2text import extract_plain_text  # deferred: as extract_fast
 
     return extract_plain_text(html, main_content=main_content)
 
@@ -166,8 +167,6 @@ def _read_exact(stream: BinaryIO, n: int, deadline: float) -> bytes:
 def _die_with_parent() -> None:
     """Linux: SIGKILL this child if the parent dies mid-page (best effort)."""
     try:
-        import ctypes
-
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..readers.base import READ_LABEL as READ
-from ..stats import HIST, Stats, size_bin_edge, stage_order
+from ..stats import HIST, PACK_LABEL, Stats, size_bin_edge, stage_order
 from ..tokenize.shards import MANIFEST
 from .files import ReportError, load_last_run, load_manifest, load_stats_json
 
@@ -66,12 +66,12 @@ class RunData:
         row = self.stats.row(label)
         if row is not None:
             return str(row["kind"])
-        return "reader" if label == READ else ("pack" if label == _pack_label() else None)
+        return "reader" if label == READ else ("pack" if label == PACK_LABEL else None)
 
     @property
     def pack_label(self) -> str:
         """The pack stage's label (from the stages table; the runner's name for format-1 stats)."""
-        return self.stats.label_of("pack") or _pack_label()
+        return self.stats.label_of("pack") or PACK_LABEL
 
     def keys(self, label: str, source: str) -> dict[str, float]:
         """One stage's counters for one source ({} when it has none; nothing is added)."""
@@ -102,13 +102,6 @@ class RunData:
     def runs(self) -> int:
         """How many runs built this output (more than one in append mode)."""
         return len((self.manifest or {}).get("runs") or []) or 1
-
-
-def _pack_label() -> str:
-    # imported here: dataforge.runner imports the whole engine (0.7 s), which stats and why never need
-    from ..runner.finalize import PACK_LABEL
-
-    return PACK_LABEL
 
 
 def load_run(out: str | Path, *, require_stats: bool = False) -> RunData:

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ..readers.jsonl import has_lone_surrogate
+from ..readers.lines import TruncatedInput, iter_lines
 from .contamination import table_files
 from .data import RunData
 from .samples import doc_files, jsonl_records
@@ -79,8 +82,6 @@ def rejected(run: RunData, doc_id: str, *, prefix: str | None, source_prefix: st
 def _reasons(path: Path, damaged: list[str]) -> Iterator[str]:
     """The reason of each line of a rejected file, read from the line's start (the text
     after it is not decoded); a line of another layout is decoded whole."""
-    from ..readers.lines import TruncatedInput, iter_lines
-
     try:
         for raw in iter_lines(str(path)):
             m = _REASON.search(raw)  # a quote inside a JSON string is escaped: the first match is the key
@@ -105,8 +106,6 @@ def clusters(run: RunData, doc_id: str, damaged: list[str]) -> list[tuple[str, s
 
     Columns are compared as Python lists a batch at a time: pyarrow.compute would import
     pandas on first use (0.7 s, more than the search)."""
-    import pyarrow.parquet as pq
-
     out: list[tuple[str, str, dict[str, Any]]] = []
     if has_lone_surrogate(doc_id):
         return out  # Parquet strings are UTF-8: an id with a lone surrogate cannot be in one
@@ -157,8 +156,6 @@ def written(run: RunData, folder: Path, doc_id: str, *, prefix: str | None,
 
 def _parquet_docs(path: Path, doc_id: str, damaged: list[str]) -> Iterator[dict[str, Any]]:
     """Rows of a written Parquet file with this id (the id column is read first)."""
-    import pyarrow.parquet as pq
-
     if has_lone_surrogate(doc_id):
         return
     try:
@@ -197,8 +194,6 @@ def by_url(run: RunData, url: str, folders: list[Path], *, limit: int = 20) -> l
 
 
 def _parquet_url(path: Path, url: str) -> Iterator[str]:
-    import pyarrow.parquet as pq
-
     needle = json.dumps(url, ensure_ascii=False)
     try:
         pf = pq.ParquetFile(path)
@@ -230,7 +225,7 @@ def skipped_in_logs(run: RunData, path: str, where: int) -> list[tuple[str, str]
 
 def task_inputs(run: RunData) -> dict[str, str]:
     """Task id (without a part suffix) -> the input file it read, from the manifest's inputs."""
-    from ..runner.plan import task_id_for
+    from ..runner.plan import task_id_for  # deferred: dataforge.runner's __init__ loads the engine (~0.3 s)
 
     out = {}
     for e in (run.manifest or {}).get("inputs") or []:
@@ -255,8 +250,6 @@ def locate_in_input(path: str, reader: str, spec: dict[str, Any], doc_id: str) -
     if not Path(path).is_file():
         return None
     if reader == "jsonl":
-        from ..readers.lines import TruncatedInput, iter_lines
-
         field_ = spec.get("id_field", "id")
         wanted = needles(doc_id)
         try:
@@ -271,8 +264,6 @@ def locate_in_input(path: str, reader: str, spec: dict[str, Any], doc_id: str) -
         except (TruncatedInput, OSError):
             return None
     if reader == "parquet":
-        import pyarrow.parquet as pq
-
         column = spec.get("id_column", "id")
         try:
             pf = pq.ParquetFile(path)

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from ..ablate.page import ablation_section
 from ..io import atomic_write
 from . import data as D
 from . import sections as S
@@ -89,8 +90,7 @@ def build_report(out: str, *, kept_per_source: int = 3, rejected_per_reason: int
         html = "".join(needs(f, run.problems[f]) for f in lost) if lost else \
             _guarded(builders[key], run, *args.get(key, ()))
         sections.append((sid, title, html))
-    from ..ablate.page import ablation_section  # OUTPUT/ablate, when an ablation was run into it
-
+    # OUTPUT/ablate, when an ablation was run into it
     sections.append(("ablation", "Ablation", ablation_section(run.out)))
     name = (run.manifest or {}).get("name") or (run.pipeline() or {}).get("name") or run.out.name
     nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title, body in sections if body)

@@ -8,6 +8,7 @@ counted where the caller asks); a damaged file is a ``ReportError`` naming it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from collections import Counter
@@ -16,6 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
+from ..docstore import read_docs
+from ..readers.lines import TruncatedInput, iter_lines
+from ..stage import safe_name
 from .data import RunData
 from .files import ReportError
 
@@ -33,10 +39,6 @@ def clusters(run: RunData, top: int = 8) -> list[Clusters]:
 
     One pass over the ``size`` column, a second over whole rows to pick the largest
     (memory: one record batch and ``top`` rows, whatever the file's size)."""
-    import heapq
-
-    import pyarrow.parquet as pq
-
     out = []
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
         sizes: Counter[int] = Counter()
@@ -70,8 +72,6 @@ def clusters(run: RunData, top: int = 8) -> list[Clusters]:
 
 def keepers(run: RunData, removed_ids: set[str]) -> dict[str, str]:
     """For these removed documents, the id of the document each cluster kept (streaming)."""
-    import pyarrow.parquet as pq
-
     out: dict[str, str] = {}
     for path in sorted((run.out / "dedup").glob("*clusters.parquet")):
         try:
@@ -93,8 +93,6 @@ def jsonl_records(path: Path, *, damaged: list[str] | None = None,
     ``damaged`` collects ``path: what`` for a file cut short and for lines that are not
     JSON objects. ``containing``: parse only lines holding one of these byte strings (a
     search for one id reads every line but decodes only the candidates)."""
-    from ..readers.lines import TruncatedInput, iter_lines
-
     bad = 0
     it = iter_lines(str(path))
     try:
@@ -125,8 +123,6 @@ def jsonl_records(path: Path, *, damaged: list[str] | None = None,
 def write_stages(run: RunData) -> list[tuple[str | None, Path]]:
     """Each write stage of the pipeline: (its stats label, the folder it wrote), in order.
     Its ``path`` option made one safe folder name, as the stage does; documents/ by default."""
-    from ..stage import safe_name
-
     stages = (run.pipeline() or {}).get("stages")
     paths = []
     for entry in stages if isinstance(stages, list) else []:
@@ -156,8 +152,6 @@ def doc_files(folder: Path) -> list[Path]:
 def doc_records(path: Path) -> Iterator[dict[str, Any]]:
     """Documents of one written file, JSONL (plain or .zst) or Parquet, streaming."""
     if path.name.endswith(".parquet"):
-        from ..docstore import read_docs
-
         docs = read_docs(path)
         while True:
             try:
@@ -205,8 +199,6 @@ def rejected_samples(run: RunData, per_reason: int) -> dict[str, dict[str, list[
 
     Files are read in order only until every reason the stage counted has ``per_reason``
     samples, so a run of thousands of tasks costs a few files, not all of them."""
-    from ..stage import safe_name
-
     root = run.out / "rejected"
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if not root.is_dir() or per_reason <= 0:

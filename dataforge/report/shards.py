@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import sha256_file
+from ..tokenize.encode import load_tokenizer as load_run_tokenizer
 from ..tokenize.shards import MANIFEST, ShardError, ShardView, open_shard
 from .files import ReportError, load_manifest, safe_json
 
@@ -97,8 +98,6 @@ def open_checked(path: Path) -> ShardView:
 def load_tokenizer(shards: ShardSet) -> Any:
     """The run's tokenizer (``tokenizer.json`` beside the manifest), checked against the
     shard's recorded sha256; None when there is none to decode with."""
-    from ..tokenize.encode import load_tokenizer as load_run_tokenizer
-
     if shards.root is None or shards.manifest is None:
         return None
     entry = shards.manifest.get("tokenizer") or {}

@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import registry
 from ..stage import safe_name
 from ..stats import DROPPED, SKIPPED
+from ..tokenize.hashing import unit_hash
 from . import find
 from .data import READ, RunData, load_run, stream_stages
 from .html import value_text
@@ -254,8 +256,6 @@ def _final_notes(run: RunData, t: Trace) -> None:
                        "it took is not recorded per document")
     frac, seed = m.get("validation_fraction"), m.get("seed")
     if isinstance(frac, float) and frac > 0 and isinstance(seed, int):
-        from ..tokenize.hashing import unit_hash
-
         split = "validation" if unit_hash(seed, "validation", t.id) < frac else "train"
         t.findings.append(Finding("split", run.stats.label_of("tokenize"),
                                   {"split": split, "validation_fraction": frac}, "manifest.json (seed, hash of the id)"))
@@ -273,8 +273,6 @@ def _label_of_name(run: RunData, name: str) -> str | None:
 
 def _dedup_label(run: RunData, file: str) -> str | None:
     """The dedup stage that writes clusters file ``file`` (its class's ``clusters_file``)."""
-    from .. import registry
-
     for row in run.stats.stages:
         if row.get("kind") != "barrier":
             continue

@@ -24,11 +24,12 @@ from ..outputs import OutputDir, compact_ledger, record, recorded, remove_record
 from ..readers.base import READ_LABEL
 from ..stage import Filter, ReduceContext, RunInfo, safe_name
 from ..lang.defaults import LANGUAGE_LOSS_MIN_DOCS
-from ..stats import SKIPPED, Stats, language_losses, stage_row
+from ..stats import PACK_LABEL, SKIPPED, Stats, language_losses, stage_row
+from ..train import run_training
 from . import failpoints
 from .events import OnEvent, PhaseEnd, PhaseStart, StepEnd, StepStart, TaskDone, UpToDate, ignore
 from .executor import make_executor
-from .finalize import PACK_LABEL, publish_shards, write_run_manifest
+from .finalize import publish_shards, write_run_manifest
 from .plan import Plan, append_plan, make_plan, number_tasks
 from .remote import publish
 from .signals import stop_on_signals
@@ -395,8 +396,6 @@ def _train(plan: Plan, on_event: OnEvent) -> tuple[dict[str, Any], int]:
     """The pipeline's ``train:`` section: prove the shards train. Runs again when its settings or
     the shards changed since the last training (a new training in ``train/``, the old run's files
     removed); a killed training resumes where its checkpoint is."""
-    from ..train import run_training
-
     done = _train_done(plan)
     if done is not None:
         return done, 0

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import ExecutorConfig
 from ..errors import DataforgeError
+from ..io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,6 @@ class ExecutorProfile:
                  summary)
         path = os.environ.get(PROFILE_ENV)
         if path:
-            from ..io import atomic_write_text
-
             data = {**summary, "calls": [vars(c) for c in self.calls]}
             atomic_write_text(Path(path), json.dumps(data) + "\n")
 
@@ -280,7 +279,7 @@ class LocalExecutor:
 
 def make_executor(cfg: ExecutorConfig, *, workers: int | None = None) -> Any:
     if cfg.kind == "ray":
-        from .ray_executor import RayExecutor
+        from .ray_executor import RayExecutor  # deferred: cycle (ray_executor imports this module)
 
         return RayExecutor(address=cfg.address, max_retries=cfg.max_retries, cpus_per_task=cfg.cpus_per_task,
                            memory_per_task=cfg.memory_per_task, num_cpus=workers or cfg.num_cpus)

@@ -33,7 +33,6 @@ from .task import INPUT_FILE
 
 log = logging.getLogger(__name__)
 
-PACK_LABEL = "pack"
 PUBLISHED = "PUBLISHED_SHARDS"
 VERSIONED = ("dataforge", "tokenizers", "pyarrow", "numpy", "fastwarc", "resiliparse", "trafilatura",
              "datasketch", "fasttext-community", "xxhash")

@@ -26,12 +26,15 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import registry
 from ..errors import ConfigError, DataforgeError
+from . import task  # noqa: F401  (a worker that loads this module loads the task runner: warm_worker)
 from .executor import ExecutorProfile, Measure, TaskFailed, timed_call, worker_env
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,6 @@ def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]], cwd: str
     ``cwd`` is the driver's working directory: relative paths of the pipeline file (inputs,
     tokenizer, models) mean there what they mean in the driver, wherever the cluster was started
     (the cluster shares the driver's filesystem at the same paths: check_shared)."""
-    import os
-
     worker_env()
     if cwd and os.path.isdir(cwd) and os.getcwd() != cwd:
         os.chdir(cwd)
@@ -62,12 +63,7 @@ def run_batch(fn: Callable[..., Any], batch: Sequence[tuple[Any, ...]], cwd: str
 def warm_worker() -> int:
     """In a Ray worker: set the worker defaults and import every stage and reader module
     (the first task then starts warm). Returns the pid, for tests."""
-    import os
-
     worker_env()
-    from .. import registry
-    from . import task  # noqa: F401  (the task runner and what it imports)
-
     for table in (registry.STAGES, registry.READERS):
         registry.available(table)
     return os.getpid()
@@ -75,9 +71,7 @@ def warm_worker() -> int:
 
 def sees_folder(path: str) -> tuple[str, bool]:
     """In a Ray worker: (this node's address, whether ``path`` is a folder here)."""
-    import os
-
-    import ray
+    import ray  # deferred: ray is the [ray] extra (this module imports without it)
 
     return ray.util.get_node_ip_address(), os.path.isdir(path)
 
@@ -96,7 +90,7 @@ class RayExecutor:
     def __init__(self, *, address: str | None, max_retries: int = 2, cpus_per_task: float = 1.0,
                  memory_per_task: int | None = None, num_cpus: int | None = None, warm: bool = True) -> None:
         try:
-            import ray
+            import ray  # deferred: ray is the [ray] extra, refused here with a message when missing
         except ImportError:
             raise ConfigError("executor.kind: ray needs the 'ray' extra: pip install 'dataforge[ray]'") from None
         self._ray = ray
@@ -143,7 +137,7 @@ class RayExecutor:
         """Refuse to run when a node of the cluster does not see ``folder`` (the output or
         staging folder, which tasks write and the next phase reads): one call pinned to
         each alive node."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # deferred: the [ray] extra
 
         ray = self._ray
         probe = ray.remote(sees_folder)
@@ -229,8 +223,6 @@ class RayExecutor:
 
 def _check_reachable(address: str) -> None:
     """Fail fast with a clear message on a host:port nobody listens on (Ray itself waits, then exits)."""
-    import socket
-
     target = address.split("://", 1)[-1]
     host, sep, port = target.rpartition(":")
     if address == "auto" or not sep or not port.isdigit():

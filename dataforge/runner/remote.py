@@ -24,7 +24,7 @@ SKIP_TOP = ("_work", ".dataforge.lock")
 
 def publish(local: Path, url: str) -> int:
     """Upload ``local``'s outputs to ``url`` (manifest last); returns the number of files sent."""
-    import fsspec
+    import fsspec  # deferred: ~0.1 s to import, only for s3:// (or other URL) outputs
 
     fs, root = fsspec.core.url_to_fs(url)
     root = root.rstrip("/")

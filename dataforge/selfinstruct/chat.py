@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, Problem
+from .records import read_records, write_records
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ def from_conversation(conv: Conversation, fmt: str) -> dict[str, Any]:
 
 def convert_file(src: Path, dst: Path, *, fmt: str) -> dict[str, int]:
     """Convert every record of ``src`` to ``fmt`` into ``dst`` (JSON or JSONL by suffix), atomically."""
-    from .records import read_records, write_records
-
     if fmt not in FORMATS:
         raise ConfigError([Problem("", None, "--to", f"choose one of {', '.join(FORMATS)}")])
     out: list[dict[str, Any]] = []

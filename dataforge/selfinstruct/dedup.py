@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..filters.decontam_index import Reference, build, load, text_word_hashes
 from ..io import atomic_write_text
 from .novelty import NoveltyIndex
 from .records import read_instructions, write_records
@@ -49,8 +50,6 @@ DECONTAM_FIELDS = ("instruction", "input", "output")
 def decontaminate_records(records: Iterable[dict[str, Any]], references: dict[str, Path], *, ngram: int = 13,
                           min_ngram: int = 8) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Counter[str]]:
     """(clean records, dropped entries with their benchmarks and items, per-benchmark counts)."""
-    from ..filters.decontam_index import Reference, build, load, text_word_hashes
-
     refs = [Reference(name=name, path=str(path)) for name, path in sorted(references.items())]
     with tempfile.TemporaryDirectory(prefix="dataforge-decontam-") as tmp:
         build(Path(tmp) / "index", refs, ngram, min_ngram)

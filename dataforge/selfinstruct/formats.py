@@ -18,6 +18,7 @@ counted (``skipped.missing_<field>``).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import string
@@ -28,6 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import xxhash
 import yaml
 
@@ -145,8 +148,6 @@ def read_dataset(path: Path, *, split: str = "train") -> tuple[Iterator[tuple[st
     if path.is_dir():
         return _hf_dataset(path, split)
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         def rows() -> Iterator[tuple[str, dict[str, Any]]]:
             n = 0
             for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
@@ -163,8 +164,6 @@ def _rid(rec: dict[str, Any], position: int) -> str:
 
 
 def _hf_dataset(folder: Path, split: str) -> tuple[Iterator[tuple[str, dict[str, Any]]], dict[str, list[str]]]:
-    import pyarrow as pa
-
     if (folder / "dataset_dict.json").is_file():
         splits = json.loads((folder / "dataset_dict.json").read_text())["splits"]
         if split not in splits:
@@ -212,7 +211,6 @@ def format_file(src: Path, dst: Path, *, task: str, seed: int = 0, inverted: boo
             fmt.counts["skipped.not_an_object"] += 1
     missing = sorted(k.split("_", 1)[1] for k in fmt.counts if k.startswith("skipped.missing_"))
     if not out and missing and first is not None:  # every record skipped: the mapping is wrong, not the data
-        import difflib
 
         name = missing[0]
         column = fmt.field_map.get(name, name)

@@ -38,6 +38,7 @@ from ..errors import ConfigError, Problem
 from ..io import atomic_write, atomic_write_text
 from .chat import to_conversation
 from .records import read_records
+from .sft import SftSettings, tokenize_sft
 
 
 class Collection(BaseModel):
@@ -161,8 +162,6 @@ def run_mix(mix_path: Path, *, output: Path | None = None) -> dict[str, Any]:
               sum(v["target"] for v in table.values()), "total_realised": len(keys), "collections": table,
               "skipped": dict(skipped)}
     if config.sft is not None:
-        from .sft import SftSettings, tokenize_sft
-
         sft = config.sft
         manifest = tokenize_sft(out_path, tokenizer=_resolve(base, sft.tokenizer), output=_resolve(base, sft.output),
                                 settings=SftSettings(seq_len=sft.seq_len, validation_fraction=sft.validation_fraction,

@@ -66,7 +66,7 @@ def run_training(config: TrainConfig, *, shards: Path, output: Path, resume: boo
     flops_per_token, peak_flops, device, dtype, threads, run_dir, checkpoint, fresh_start.
     """
     require_torch()
-    from .train import train  # torch loads here
+    from .train import train  # deferred: torch loads here (the [train] extra)
 
     return train(config, shards=Path(shards), output=Path(output), resume=resume, on_event=on_event,
                  stop_after=stop_after)

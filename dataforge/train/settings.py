@@ -115,7 +115,7 @@ def _eval_file_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
 def _device_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
     import torch  # deferred: only when torch is installed and a run or validate asks
 
-    from .device import cpu_bf16_native  # deferred with torch (device imports it)
+    from .device import cpu_bf16_native  # deferred: device imports torch
 
     name = cfg.device
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
