@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from dataforge.cli import main
-from dataforge.document import Document
 from dataforge.filters.select import Select, SelectParams, select_reason
 from dataforge.stage import RunInfo, TaskContext
 from dataforge.stats import Stats

@@ -5,7 +5,6 @@ Skipped, with the reason, when no Chromium is installed (`.ci/run` installs Debi
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
