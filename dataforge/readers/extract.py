@@ -98,16 +98,7 @@ class Extraction:
     detail: str = ""
 
 
-#: after the alarm fires, it fires again this often until the exception leaves the body
-_REFIRE_SECONDS = 0.05
-
-
 def _raise_timeout(signum: int, frame: Any) -> None:
-    # An exception raised in a weakref callback or a __del__ is printed and dropped by
-    # Python ("Exception ignored in ..."): an alarm landing there would be lost and the
-    # page would run on unbounded. So the alarm is re-armed before raising; time_limit's
-    # finally clears it once the timeout has left the body.
-    signal.setitimer(signal.ITIMER_REAL, _REFIRE_SECONDS)
     raise ExtractTimeout()
 
 
