@@ -343,7 +343,7 @@ def build(folder: Path, refs: list[Reference], ngram: int, min_ngram: int) -> No
             if not got:
                 short[item.benchmark] = short.get(item.benchmark, 0) + 1
     folder.mkdir(parents=True)
-    lengths = []
+    lengths, kept = [], []
     for n, (ks, its) in sorted(per_len.items()):
         k, it = np.concatenate(ks), np.concatenate(its)
         order = np.lexsort((it, k))
@@ -353,11 +353,11 @@ def build(folder: Path, refs: list[Reference], ngram: int, min_ngram: int) -> No
         np.save(folder / f"keys_{n:02d}.npy", k[first])
         np.save(folder / f"items_{n:02d}.npy", it[first])
         lengths.append(n)
+        kept.append(k[first])
     prefix = np.unique(np.concatenate(prefixes)) if prefixes else np.empty(0, np.uint64)
     np.save(folder / "prefix.npy", prefix)
     np.save(folder / "prefix_bits.npy", bitmap(prefix))
-    every = [np.load(folder / f"keys_{n:02d}.npy") for n in lengths]
-    np.save(folder / "key_bits.npy", bitmap(np.concatenate(every) if every else np.empty(0, np.uint64)))
+    np.save(folder / "key_bits.npy", bitmap(np.concatenate(kept) if kept else np.empty(0, np.uint64)))
     meta = {"version": INDEX_VERSION, "ngram": ngram, "min_ngram": min_ngram, "lengths": lengths, "items": items,
             "unindexed_items": short, "benchmarks": [r.name for r in refs]}
     (folder / "items.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -384,14 +384,14 @@ def may_hold(bits: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return ((bits[top >> 3] >> (top & 7).astype(np.uint8)) & 1).astype(bool)
 
 
-def _member(index: np.ndarray, keys: np.ndarray, bits: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _member(index: np.ndarray, keys: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mask of ``keys`` found in sorted ``index``, their positions there); ``bits`` (the
     bitmap of ``index`` or of a superset) clears most keys before the binary search."""
     found = np.zeros(len(keys), dtype=bool)
     pos = np.zeros(len(keys), dtype=np.int64)
     if not len(index) or not len(keys):
         return found, pos
-    cand = np.flatnonzero(may_hold(bits, keys)) if bits is not None else np.arange(len(keys))
+    cand = np.flatnonzero(may_hold(bits, keys))
     if not len(cand):
         return found, pos
     at = np.searchsorted(index, keys[cand])
